@@ -1,0 +1,79 @@
+"""What the four algorithms share: advantage estimation, the value loss, LR annealing, checks.
+
+Nothing here knows about environments or tokens: inputs are time-major reward tensors [T, N]
+and a `Batch`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from rlhf_from_scratch.algos.batch import masked_mean
+from rlhf_from_scratch.maths.returns import gae
+from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive, check_unit_interval
+
+
+class NonFiniteLossError(ConfigError):
+    """A loss became NaN or infinite: the run stops and the last good checkpoint is kept."""
+
+
+def check_finite(name: str, value: torch.Tensor) -> None:
+    """Stop with a message naming the quantity (the caller adds the step) if it is not finite."""
+    if not torch.isfinite(value).all():
+        raise NonFiniteLossError(
+            f"{name} is {value.item() if value.numel() == 1 else 'not finite'}; "
+            "lower the learning rate or check the rewards (the last good checkpoint is kept)"
+        )
+
+
+def check_common(gamma: float, lam: float, lr: float) -> None:
+    check_unit_interval("gamma", gamma)
+    check_unit_interval("lam (GAE lambda)", lam)
+    check_positive("lr", lr)
+
+
+def gae_estimate(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    terminated: torch.Tensor,
+    truncated: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """GAE advantages and value targets; every position is known (returns a mask of ones)."""
+    advantages, returns = gae(rewards, values, terminated, truncated, gamma, lam)
+    return advantages, returns, torch.ones_like(rewards)
+
+
+def value_loss(
+    value: torch.Tensor,
+    returns: torch.Tensor,
+    mask: torch.Tensor,
+    values_old: torch.Tensor | None = None,
+    clip: float | None = None,
+) -> torch.Tensor:
+    """L^VF = 1/2 (V(s) - R)^2 (lecture 001), optionally clipped around V_old like PPO2's."""
+    loss = (value - returns) ** 2
+    if clip is not None and values_old is not None:
+        clipped = values_old + (value - values_old).clamp(-clip, clip)
+        loss = torch.maximum(loss, (clipped - returns) ** 2)
+    return 0.5 * masked_mean(loss, mask)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def annealed_lr(lr: float, update: int, total_updates: int | None, anneal: bool) -> float:
+    """Linear annealing to 0 over the run (the 37 details of PPO), or a constant lr."""
+    if not anneal or not total_updates:
+        return lr
+    return lr * max(0.0, 1.0 - update / total_updates)
+
+
+def grad_norm(parameters: list[torch.nn.Parameter]) -> float:
+    total = sum(float(p.grad.pow(2).sum()) for p in parameters if p.grad is not None)
+    return math.sqrt(total)

@@ -1,0 +1,161 @@
+"""Proximal Policy Optimisation (Schulman et al. 2017), clipped and KL-penalty variants.
+
+Lectures: ../shared/seeds/001 (PPO loss = policy + c1 value + c2 entropy, GAE) and 002 (PPO).
+
+    r_t(theta)  = pi_theta(a_t|s_t) / pi_theta_old(a_t|s_t)
+    L^CLIP      = E_t[ min( r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t ) ]
+    L^KLPEN     = E_t[ r_t A_t - beta KL[pi_old, pi_theta] ]   (beta adapted toward a target KL)
+    loss        = -L^POLICY + c1 L^VF - c2 H[pi_theta]
+
+Pseudocode (per update):
+    A, R = GAE(rewards, V_old)
+    for epoch in 1..K:
+        for minibatch in shuffled(batch):
+            compute loss, one Adam step (grad-norm clipped)
+        stop early if approx_kl > target_kl
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from rlhf_from_scratch.algos.batch import Batch, Policy, masked_mean, normalize
+from rlhf_from_scratch.algos.common import (
+    annealed_lr,
+    check_common,
+    check_finite,
+    gae_estimate,
+    set_lr,
+    value_loss,
+)
+from rlhf_from_scratch.maths.kl import kl_k3
+from rlhf_from_scratch.utils.errors import check, check_positive
+
+
+@dataclass
+class PPOConfig:
+    lr: float = 3e-4
+    anneal_lr: bool = True
+    gamma: float = 0.99
+    lam: float = 0.95
+    n_epochs: int = 10
+    n_minibatches: int = 32
+    variant: str = "clip"  # "clip" or "kl" (the adaptive KL-penalty variant)
+    clip: float = 0.2
+    kl_beta: float = 1.0  # initial beta of the KL-penalty variant
+    kl_target: float = 0.01  # d_targ of the KL-penalty variant
+    vf_coef: float = 0.5  # c1
+    ent_coef: float = 0.0  # c2
+    clip_value: bool = False
+    max_grad_norm: float = 0.5
+    normalize_advantages: bool = True
+    target_kl: float | None = None  # early stop of the epochs (None: never)
+    adam_eps: float = 1e-5
+
+    def validate(self) -> None:
+        check_common(self.gamma, self.lam, self.lr)
+        check(self.variant in ("clip", "kl"), f"variant must be 'clip' or 'kl', got {self.variant!r}")
+        check_positive("clip", self.clip)
+        check_positive("n_epochs", self.n_epochs)
+        check_positive("n_minibatches", self.n_minibatches)
+        check_positive("max_grad_norm", self.max_grad_norm)
+        check(self.vf_coef >= 0, f"vf_coef must be >= 0, got {self.vf_coef}")
+        check(self.target_kl is None or self.target_kl > 0, "target_kl must be > 0 (or None)")
+
+
+class PPO:
+    """PPO over any policy with the `Policy` interface; one `update(batch)` per rollout."""
+
+    def __init__(self, policy: Policy, config: PPOConfig, total_updates: int | None = None):
+        config.validate()
+        self.policy, self.config, self.total_updates = policy, config, total_updates
+        params = list(policy.policy_parameters()) + list(policy.value_parameters())
+        self.parameters = params
+        self.optimizer = torch.optim.Adam(params, lr=config.lr, eps=config.adam_eps)
+        self.beta = config.kl_beta
+        self.updates = 0
+
+    def estimate(self, rewards, values, terminated, truncated):
+        """Advantages, value targets and a known-mask from time-major rewards (GAE)."""
+        return gae_estimate(
+            rewards, values, terminated, truncated, self.config.gamma, self.config.lam
+        )
+
+    def loss(self, mb: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The PPO loss on one minibatch, and the quantities worth logging."""
+        c = self.config
+        dist = self.policy.distribution(mb)
+        logp = dist.log_prob(mb.actions)
+        log_ratio = logp - mb.logp_old
+        ratio = log_ratio.exp()
+        adv = normalize(mb.advantages, mb.mask) if c.normalize_advantages else mb.advantages
+        approx_kl = masked_mean(kl_k3(logp, mb.logp_old), mb.mask)
+        if c.variant == "clip":
+            surrogate = torch.min(ratio * adv, ratio.clamp(1 - c.clip, 1 + c.clip) * adv)
+            policy_loss = -masked_mean(surrogate, mb.mask)
+        else:
+            policy_loss = -masked_mean(ratio * adv, mb.mask) + self.beta * approx_kl
+        v_loss = value_loss(
+            self.policy.value(mb),
+            mb.returns,
+            mb.mask,
+            mb.values_old,
+            c.clip if c.clip_value else None,
+        )
+        entropy = masked_mean(dist.entropy(), mb.mask)
+        loss = policy_loss + c.vf_coef * v_loss - c.ent_coef * entropy
+        clipfrac = masked_mean(((ratio - 1).abs() > c.clip).float(), mb.mask)
+        stats = {
+            "policy_loss": policy_loss,
+            "value_loss": v_loss,
+            "entropy": entropy,
+            "approx_kl": approx_kl,
+            "clipfrac": clipfrac,
+            "ratio_mean": masked_mean(ratio, mb.mask),
+        }
+        return loss, stats
+
+    def update(self, batch: Batch, generator: torch.Generator | None = None) -> dict[str, float]:
+        c = self.config
+        lr = annealed_lr(c.lr, self.updates, self.total_updates, c.anneal_lr)
+        set_lr(self.optimizer, lr)
+        totals: dict[str, torch.Tensor] = {}
+        n = 0
+        stopped_early = False
+        for _epoch in range(c.n_epochs):
+            epoch_kl = 0.0
+            for mb in batch.minibatches(c.n_minibatches, generator):
+                loss, stats = self.loss(mb)
+                check_finite("PPO loss", loss)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                gnorm = torch.nn.utils.clip_grad_norm_(self.parameters, c.max_grad_norm)
+                self.optimizer.step()
+                stats["grad_norm"] = gnorm
+                for key, value in stats.items():  # summed as tensors: no GPU sync per step
+                    totals[key] = totals.get(key, 0.0) + value.detach()
+                n += 1
+                epoch_kl = epoch_kl + stats["approx_kl"].detach()
+            if c.target_kl is not None and float(epoch_kl) / c.n_minibatches > c.target_kl:
+                stopped_early = True
+                break
+        metrics = {key: float(value) / n for key, value in totals.items()}
+        if c.variant == "kl":
+            # Adaptive beta (Schulman et al. 2017, section 4).
+            if metrics["approx_kl"] < c.kl_target / 1.5:
+                self.beta /= 2
+            elif metrics["approx_kl"] > c.kl_target * 1.5:
+                self.beta *= 2
+            metrics["kl_beta"] = self.beta
+        metrics.update(lr=lr, epochs_run=_epoch + 1, stopped_early=float(stopped_early))
+        self.updates += 1
+        return metrics
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "beta": self.beta, "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.beta, self.updates = state["beta"], state["updates"]

@@ -1,0 +1,1 @@
+"""Worlds of robots and games: Gymnasium env makers, actor-critics, the rollout, training."""

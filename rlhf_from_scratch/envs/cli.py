@@ -1,0 +1,123 @@
+"""`rlhf train` and `rlhf plot`: the command-line face of the gym world.
+
+Every field of TrainConfig and of each algorithm's config is a flag (`--n-epochs 4`,
+`--no-anneal-lr`); flags left out take the literature defaults for the env family.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import typing
+from dataclasses import MISSING, fields
+
+from rlhf_from_scratch.algos.registry import ALGOS
+from rlhf_from_scratch.envs.train import TrainConfig
+from rlhf_from_scratch.utils.errors import ConfigError
+
+_POSITIONAL = {"algo", "env", "algo_config"}
+
+
+def _flag_type(hint):
+    """argparse keyword arguments for a dataclass field's type hint."""
+    args = typing.get_args(hint)
+    if hint is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if typing.get_origin(hint) is tuple:
+        return {"type": int, "nargs": "+"}
+    if args and type(None) in args:  # float | None
+        inner = next(a for a in args if a is not type(None))
+        return {"type": inner}
+    return {"type": hint}
+
+
+def _add_dataclass_flags(group, cls, seen: set[str]) -> None:
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        if f.name in _POSITIONAL or f.name in seen:
+            continue
+        seen.add(f.name)
+        default = f.default if f.default is not MISSING else "per env family"
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            help=f"default: {default}",
+            **_flag_type(hints[f.name]),
+        )
+
+
+def add_commands(commands) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train REINFORCE / A2C / TRPO / PPO on a Gymnasium env",
+        description="Train a policy-gradient algorithm on a Gymnasium env; writes a run directory.",
+    )
+    train.add_argument("--algo", default="ppo", help=f"one of {', '.join(ALGOS)} (default ppo)")
+    train.add_argument("--env", default="CartPole-v1", help="a Gymnasium id, e.g. Hopper-v5, Pong-v5")
+    train.add_argument("--run-dir", default=None, help="default: runs/ALGO-ENV-sSEED-TIME")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    seen: set[str] = set()
+    _add_dataclass_flags(train.add_argument_group("training"), TrainConfig, seen)
+    algo_group = train.add_argument_group("algorithm (each applies to the algorithms that have it)")
+    for _, config_cls in ALGOS.values():
+        _add_dataclass_flags(algo_group, config_cls, seen)
+    train.set_defaults(func=run_train)
+
+    plot = commands.add_parser("plot", help="learning curves of run directories as a PNG")
+    plot.add_argument("run_dirs", nargs="+", help="run directories (seeds of one config are averaged)")
+    plot.add_argument("--metric", default="episodic_return")
+    plot.add_argument("--out", default="learning_curves.png")
+    plot.add_argument("--title", default=None)
+    plot.set_defaults(func=run_plot)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from rlhf_from_scratch.algos.registry import get_algo
+    from rlhf_from_scratch.envs.train import default_config, train
+
+    _, algo_cls = get_algo(args.algo)
+    algo_fields = {f.name for f in fields(algo_cls)}
+    train_fields = {f.name for f in fields(TrainConfig)} - _POSITIONAL
+    overrides = {}
+    for name, value in vars(args).items():
+        if value is None or name in ("func", "command", "algo", "env", "run_dir", "resume", "quiet"):
+            continue
+        if name in train_fields or name in algo_fields:
+            overrides[name] = tuple(value) if isinstance(value, list) else value
+        else:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} is not a setting of {args.algo}")
+    config = default_config(args.algo, args.env, **overrides)
+    run_dir = args.run_dir or (
+        f"runs/{args.algo}-{args.env.replace('/', '_')}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    bar = tqdm(total=config.total_steps, unit="step", disable=args.quiet, dynamic_ncols=True)
+
+    def on_update(step: int, metrics: dict) -> None:
+        bar.n = min(step, config.total_steps)
+        bar.set_postfix(
+            ret=f"{metrics.get('recent_return', float('nan')):.1f}",
+            sps=f"{metrics['steps_per_second']:.0f}",
+            refresh=False,
+        )
+        bar.refresh()
+
+    try:
+        summary = train(config, run_dir, resume=args.resume, on_update=on_update)
+    finally:
+        bar.close()
+    print(f"run directory: {run_dir}")
+    keys = ("eval_return_mean", "eval_return_std", "steps", "wall_seconds", "steps_per_second")
+    print("  ".join(f"{k}={summary[k]:.4g}" for k in keys if k in summary), file=sys.stdout)
+
+
+def run_plot(args: argparse.Namespace) -> None:
+    from rlhf_from_scratch.utils.plots import plot_runs
+
+    path = plot_runs(args.run_dirs, args.out, metric=args.metric, title=args.title)
+    print(f"wrote {path}")

@@ -1,0 +1,64 @@
+"""Default hyperparameters per (algorithm, env family), taken from the literature.
+
+Sources (see ../shared/REFERENCES.md): PPO -- Huang et al. 2022, "The 37 implementation
+details of PPO" (CleanRL); A2C -- OpenAI Baselines (Atari) and the SB3 zoo (MuJoCo); TRPO --
+Spinning Up / sb3-contrib; REINFORCE -- Spinning Up's VPG. Every value can be overridden from
+the command line.
+"""
+
+from __future__ import annotations
+
+# Keys: fields of TrainConfig; "algo" holds fields of the algorithm's config dataclass.
+DEFAULTS: dict[tuple[str, str], dict] = {
+    ("ppo", "classic"): dict(
+        num_envs=4, n_steps=128, total_steps=100_000,
+        algo=dict(lr=2.5e-4, n_epochs=4, n_minibatches=4, ent_coef=0.01, clip=0.2),
+    ),
+    ("ppo", "mujoco"): dict(
+        num_envs=1, n_steps=2048, total_steps=1_000_000, normalize_obs=True,
+        normalize_reward=True,
+        algo=dict(lr=3e-4, n_epochs=10, n_minibatches=32, ent_coef=0.0, clip=0.2),
+    ),
+    ("ppo", "atari"): dict(
+        num_envs=8, n_steps=128, total_steps=10_000_000, shared=True,
+        algo=dict(lr=2.5e-4, n_epochs=4, n_minibatches=4, clip=0.1, ent_coef=0.01),
+    ),
+    ("a2c", "classic"): dict(
+        num_envs=8, n_steps=5, total_steps=200_000,
+        algo=dict(lr=7e-4, ent_coef=0.0, lam=1.0),
+    ),
+    ("a2c", "mujoco"): dict(  # SB3 zoo's tuned A2C for MuJoCo
+        num_envs=4, n_steps=8, total_steps=1_000_000, normalize_obs=True,
+        normalize_reward=True, hidden=(256, 256), activation="relu", log_std_init=-2.0,
+        algo=dict(lr=9.6e-4, ent_coef=0.0, lam=0.9, vf_coef=0.4),
+    ),
+    ("a2c", "atari"): dict(
+        num_envs=16, n_steps=5, total_steps=10_000_000, shared=True,
+        algo=dict(lr=7e-4, ent_coef=0.01, vf_coef=0.25, lam=1.0),
+    ),
+    ("trpo", "classic"): dict(
+        num_envs=4, n_steps=256, total_steps=100_000,
+        algo=dict(max_kl=0.01, lam=0.95, value_epochs=10, value_minibatches=8),
+    ),
+    ("trpo", "mujoco"): dict(  # sb3-contrib: 2048 steps, critic batch 128, 10 critic epochs
+        num_envs=1, n_steps=2048, total_steps=1_000_000, normalize_obs=True,
+        normalize_reward=True,
+        algo=dict(max_kl=0.01, lam=0.95, cg_iters=15, value_epochs=10, value_minibatches=16),
+    ),
+    ("trpo", "atari"): dict(
+        num_envs=8, n_steps=128, total_steps=10_000_000, shared=False,
+        algo=dict(max_kl=0.01, lam=0.95, value_epochs=4, value_minibatches=4),
+    ),
+    ("reinforce", "classic"): dict(
+        num_envs=4, n_steps=500, total_steps=200_000,
+        algo=dict(lr=3e-3, value_lr=1e-3, value_iters=40),
+    ),
+    ("reinforce", "mujoco"): dict(  # Spinning Up VPG: 4000 steps/epoch, 80 value iterations
+        num_envs=1, n_steps=4000, total_steps=1_000_000, normalize_obs=True,
+        algo=dict(lr=3e-4, value_lr=1e-3, value_iters=80),
+    ),
+    ("reinforce", "atari"): dict(
+        num_envs=8, n_steps=256, total_steps=10_000_000, shared=False,
+        algo=dict(lr=2.5e-4, value_lr=2.5e-4, value_iters=4, normalize_advantages=True),
+    ),
+}

@@ -1,0 +1,185 @@
+"""Vectorised Gymnasium environments: classic control, MuJoCo v5 and Atari v5.
+
+Every maker returns a Gymnasium `VectorEnv` in NEXT_STEP autoreset mode: after an episode ends,
+the *next* `step` call resets that env (its action is ignored, its reward is 0). The rollout
+marks such steps with mask = 0, and the observation returned at the end of an episode is the
+true final observation, which is what a time-limit cut needs for bootstrapping V(s_T).
+
+Atari follows the 37 implementation details of PPO: no-op reset (<= 30), 4 frames skipped by the
+v5 env itself (never again), max-pool of the last two, episodic life, fire reset, 84x84 grey,
+frame stack 4, sticky actions 0.25. Reward sign-clipping is done by the learner's reward
+transform, so the collector still sees the true score.
+"""
+
+from __future__ import annotations
+
+import pickle
+from functools import partial
+
+import gymnasium as gym
+import numpy as np
+
+from rlhf_from_scratch.utils.errors import ConfigError, check, did_you_mean
+
+try:  # registers the ALE/... ids; Atari is optional at import time
+    import ale_py
+
+    gym.register_envs(ale_py)
+except ImportError:  # pragma: no cover
+    ale_py = None
+
+FAMILIES = ("classic", "mujoco", "atari")
+
+
+def resolve_env_id(env_id: str) -> str:
+    """'Pong-v5' -> 'ALE/Pong-v5'; an unknown id raises with a close-match suggestion."""
+    if env_id in gym.registry:
+        return env_id
+    if f"ALE/{env_id}" in gym.registry:
+        return f"ALE/{env_id}"
+    names = [n for n in gym.registry if "NoFrameskip" not in n and not n.startswith("ALE/")]
+    names += [n.removeprefix("ALE/") for n in gym.registry if n.startswith("ALE/")]
+    raise ConfigError(f"unknown env '{env_id}'{did_you_mean(env_id, names)}")
+
+
+def env_family(env_id: str) -> str:
+    """'classic', 'mujoco' or 'atari': which defaults and which network an env gets."""
+    spec = gym.spec(resolve_env_id(env_id))
+    entry = str(spec.entry_point)
+    if entry.startswith("ale_py"):
+        check(
+            spec.id.startswith("ALE/") and spec.id.endswith("-v5"),
+            f"Atari env '{env_id}': use the v5 ids (e.g. 'ALE/Pong-v5' or 'Pong-v5'), which skip 4 "
+            "frames and use sticky actions",
+        )
+        return "atari"
+    if "mujoco" in entry:
+        return "mujoco"
+    return "classic"
+
+
+def make_vec_env(
+    env_id: str,
+    num_envs: int = 1,
+    seed: int = 0,
+    vectorization: str = "sync",
+    normalize_obs: bool = False,
+    clip_obs: float = 10.0,
+    render_mode: str | None = None,
+) -> gym.vector.VectorEnv:
+    """A seeded, reset-ready vector env of `num_envs` copies of `env_id`."""
+    check(num_envs >= 1, f"num_envs must be >= 1, got {num_envs}")
+    check(
+        vectorization in ("sync", "async"),
+        f"vectorization must be 'sync' or 'async', got {vectorization!r}",
+    )
+    env_id = resolve_env_id(env_id)
+    if env_family(env_id) == "atari":
+        envs = make_atari_vec_env(env_id, num_envs)
+    else:
+
+        def make_one() -> gym.Env:
+            return gym.make(env_id, render_mode=render_mode)
+
+        cls = gym.vector.SyncVectorEnv if vectorization == "sync" else gym.vector.AsyncVectorEnv
+        envs = cls([make_one for _ in range(num_envs)])
+        if vectorization == "sync":
+            envs.env_fns = None  # local functions cannot be pickled into a checkpoint
+        if normalize_obs:
+            envs = gym.wrappers.vector.NormalizeObservation(envs)
+            envs = gym.wrappers.vector.TransformObservation(
+                envs, partial(np.clip, a_min=-clip_obs, a_max=clip_obs), envs.observation_space
+            )
+    envs.action_space.seed(seed)
+    return envs
+
+
+def make_atari_vec_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """ale_py's C++ AtariVectorEnv with the standard preprocessing (threads step the games)."""
+    spec = gym.spec(env_id)
+    return ale_py.AtariVectorEnv(
+        spec.kwargs["game"],
+        num_envs=num_envs,
+        repeat_action_probability=spec.kwargs.get("repeat_action_probability", 0.25),
+        frameskip=4,
+        noop_max=30,
+        episodic_life=True,
+        use_fire_reset=True,
+        reward_clipping=False,
+        img_height=84,
+        img_width=84,
+        grayscale=True,
+        stack_num=4,
+    )
+
+
+# ---- observation statistics ----------------------------------------------------------------
+def obs_rms(envs: gym.vector.VectorEnv):
+    """The running mean/var of NormalizeObservation inside `envs`, or None."""
+    env = envs
+    while env is not None:
+        if isinstance(env, gym.wrappers.vector.NormalizeObservation):
+            return env
+        env = getattr(env, "env", None)
+    return None
+
+
+def get_obs_stats(envs: gym.vector.VectorEnv) -> dict | None:
+    wrapper = obs_rms(envs)
+    if wrapper is None:
+        return None
+    rms = wrapper.obs_rms
+    return {"mean": rms.mean.copy(), "var": rms.var.copy(), "count": rms.count}
+
+
+def set_obs_stats(envs: gym.vector.VectorEnv, stats: dict | None, update: bool = True) -> None:
+    """Load saved statistics (and freeze them with update=False, as evaluation does)."""
+    wrapper = obs_rms(envs)
+    if wrapper is None:
+        return
+    if stats is not None:
+        wrapper.obs_rms.mean, wrapper.obs_rms.var = stats["mean"].copy(), stats["var"].copy()
+        wrapper.obs_rms.count = stats["count"]
+    wrapper.update_running_mean = update
+
+
+# ---- snapshots for an exact resume ---------------------------------------------------------
+_MUJOCO_FIELDS = ("qpos", "qvel", "act", "qacc_warmstart", "ctrl")
+
+
+def snapshot(envs: gym.vector.VectorEnv) -> bytes | None:
+    """Pickle a sync vector env mid-episode (None where that is impossible: async, Atari).
+
+    MuJoCo envs re-create their simulator when unpickled, so the physics state and the env's
+    random generator are saved beside them and put back by `restore`.
+    """
+    base = envs.unwrapped
+    if not isinstance(base, gym.vector.SyncVectorEnv):
+        return None
+    physics = []
+    for env in base.envs:
+        inner = env.unwrapped
+        if hasattr(inner, "data") and hasattr(inner, "model"):
+            fields = {f: getattr(inner.data, f).copy() for f in _MUJOCO_FIELDS}
+            physics.append(
+                {"time": inner.data.time, "rng": inner.np_random.bit_generator.state, **fields}
+            )
+        else:
+            physics.append(None)
+    return pickle.dumps((envs, physics))
+
+
+def restore(blob: bytes) -> gym.vector.VectorEnv:
+    import mujoco
+
+    envs, physics = pickle.loads(blob)
+    for env, state in zip(envs.unwrapped.envs, physics):
+        if state is None:
+            continue
+        inner = env.unwrapped
+        for f in _MUJOCO_FIELDS:
+            getattr(inner.data, f)[:] = state[f]
+        inner.data.time = state["time"]
+        inner.np_random.bit_generator.state = state["rng"]
+        mujoco.mj_forward(inner.model, inner.data)
+    return envs

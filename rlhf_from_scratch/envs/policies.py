@@ -1,0 +1,154 @@
+"""Actor-critics for Gymnasium: MLP (categorical or diagonal Gaussian) and the Nature CNN.
+
+    discrete actions:    pi(a|s) = Categorical(softmax(logits_theta(s)))
+    continuous actions:  pi(a|s) = N(mu_theta(s), diag(sigma^2)), log sigma a free parameter
+                         (state-independent, initialised to 0); log-probs summed over dims
+    value:               V_phi(s), a separate network or a head on a shared trunk
+
+Orthogonal initialisation as in the 37 details of PPO: gain sqrt(2) for hidden layers, 0.01 for
+the policy head (near-uniform first policy), 1.0 for the value head, biases 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Categorical, Distribution, Independent, Normal
+
+from rlhf_from_scratch.algos.batch import Batch
+from rlhf_from_scratch.utils.errors import ConfigError, check
+
+# Argument validation in torch.distributions costs more than the tiny networks themselves.
+Distribution.set_default_validate_args(False)
+
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def layer_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+def mlp(in_dim: int, hidden: tuple[int, ...], activation: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers += [layer_init(nn.Linear(in_dim, size)), ACTIVATIONS[activation]()]
+        in_dim = size
+    return nn.Sequential(*layers)
+
+
+class NatureCNN(nn.Module):
+    """Mnih et al. 2015: 3 conv layers + 512 units; uint8 frames are divided by 255 here."""
+
+    def __init__(self, in_channels: int, out_dim: int = 512):
+        super().__init__()
+        self.net = nn.Sequential(
+            layer_init(nn.Conv2d(in_channels, 32, 8, stride=4)),
+            nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2)),
+            nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1)),
+            nn.ReLU(),
+            nn.Flatten(),
+            layer_init(nn.Linear(64 * 7 * 7, out_dim)),
+            nn.ReLU(),
+        )
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs.float() / 255.0)
+
+
+def is_image(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
+
+
+class ActorCritic(nn.Module):
+    """pi_theta and V_phi behind the algorithms' `Policy` interface (see algos/batch.py)."""
+
+    def __init__(
+        self,
+        obs_space: gym.Space,
+        action_space: gym.Space,
+        hidden: tuple[int, ...] = (64, 64),
+        activation: str = "tanh",
+        shared: bool = False,
+        log_std_init: float = 0.0,
+    ):
+        super().__init__()
+        check(activation in ACTIVATIONS, f"activation must be one of {sorted(ACTIVATIONS)}")
+        self.discrete = isinstance(action_space, gym.spaces.Discrete)
+        if not self.discrete and not isinstance(action_space, gym.spaces.Box):
+            raise ConfigError(
+                f"action space {action_space} is not supported: use Discrete or Box actions"
+            )
+        self.shared = shared
+        if is_image(obs_space):
+            make_trunk = lambda: NatureCNN(obs_space.shape[0])  # noqa: E731
+            feat = 512
+        else:
+            check(len(obs_space.shape) == 1, f"observations of shape {obs_space.shape}: need 1-D")
+            make_trunk = lambda: mlp(obs_space.shape[0], hidden, activation)  # noqa: E731
+            feat = hidden[-1] if hidden else obs_space.shape[0]
+        self.actor_trunk = make_trunk()
+        self.critic_trunk = None if shared else make_trunk()
+        n_out = action_space.n if self.discrete else action_space.shape[0]
+        self.actor_head = layer_init(nn.Linear(feat, n_out), gain=0.01)
+        self.critic_head = layer_init(nn.Linear(feat, 1), gain=1.0)
+        if not self.discrete:
+            self.log_std = nn.Parameter(torch.full((n_out,), float(log_std_init)))
+            self.register_buffer("action_low", torch.as_tensor(action_space.low))
+            self.register_buffer("action_high", torch.as_tensor(action_space.high))
+
+    # ---- the policy interface ----------------------------------------------------------
+    def distribution(self, batch: Batch) -> Distribution:
+        return self.dist(batch.obs)
+
+    def value(self, batch: Batch) -> torch.Tensor:
+        return self.value_obs(batch.obs)
+
+    def policy_parameters(self) -> list[nn.Parameter]:
+        params = list(self.actor_trunk.parameters()) + list(self.actor_head.parameters())
+        return params + ([] if self.discrete else [self.log_std])
+
+    def value_parameters(self) -> list[nn.Parameter]:
+        trunk = [] if self.shared else list(self.critic_trunk.parameters())
+        return trunk + list(self.critic_head.parameters())
+
+    # ---- on observations -----------------------------------------------------------------
+    def _dist_from_features(self, features: torch.Tensor) -> Distribution:
+        out = self.actor_head(features)
+        if self.discrete:
+            return Categorical(logits=out)
+        return Independent(Normal(out, self.log_std.exp().expand_as(out)), 1)
+
+    def dist(self, obs: torch.Tensor) -> Distribution:
+        return self._dist_from_features(self.actor_trunk(obs))
+
+    def value_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        trunk = self.actor_trunk if self.shared else self.critic_trunk
+        return self.critic_head(trunk(obs)).squeeze(-1)
+
+    @torch.no_grad()
+    def act(
+        self, obs: torch.Tensor, deterministic: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(action, log pi(action|s), V(s)) for a batch of observations, without gradients."""
+        features = self.actor_trunk(obs)
+        dist = self._dist_from_features(features)
+        if deterministic:
+            action = dist.base_dist.mean if not self.discrete else dist.probs.argmax(-1)
+        else:
+            action = dist.sample()
+        trunk_v = features if self.shared else self.critic_trunk(obs)
+        return action, dist.log_prob(action), self.critic_head(trunk_v).squeeze(-1)
+
+    def env_action(self, action: torch.Tensor) -> np.ndarray:
+        """What the env receives: the stored (unclipped) action, clipped to the bounds if Box."""
+        if self.discrete:
+            return action.cpu().numpy()
+        return torch.max(torch.min(action, self.action_high), self.action_low).cpu().numpy()

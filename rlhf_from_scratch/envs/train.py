@@ -1,0 +1,226 @@
+"""Training on Gymnasium: the visible loop that ties env, policy and algorithm together.
+
+    for update in range(total_updates):
+        rollout            = collector.collect()                 # T steps of N envs
+        A, R, known        = algo.estimate(rewards, values, terminated, truncated)
+        algo.update(rollout.to_batch(A, R, known))
+        log metrics; checkpoint every few updates
+    evaluate the deterministic policy; write summary.json
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import torch
+
+from rlhf_from_scratch.algos.common import NonFiniteLossError
+from rlhf_from_scratch.algos.registry import get_algo
+from rlhf_from_scratch.envs import make
+from rlhf_from_scratch.envs.defaults import DEFAULTS
+from rlhf_from_scratch.envs.policies import ActorCritic
+from rlhf_from_scratch.envs.rollout import Collector, Identity, ReturnScaler, SignClip, evaluate
+from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
+from rlhf_from_scratch.utils.rundir import RunDir
+from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
+
+
+@dataclass
+class TrainConfig:
+    algo: str = "ppo"
+    env: str = "CartPole-v1"
+    total_steps: int = 100_000
+    seed: int = 1
+    num_envs: int = 1
+    n_steps: int = 2048
+    vectorization: str = "sync"
+    normalize_obs: bool = False
+    normalize_reward: bool = False
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    shared: bool = False
+    log_std_init: float = 0.0
+    device: str = "cpu"
+    torch_threads: int = 1
+    eval_episodes: int = 10
+    checkpoint_every: int = 10  # updates between checkpoints
+    video: bool = False
+    algo_config: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        check_positive("total_steps", self.total_steps)
+        check_positive("num_envs", self.num_envs)
+        check_positive("n_steps", self.n_steps)
+        check_positive("checkpoint_every", self.checkpoint_every)
+        check(self.eval_episodes >= 0, f"eval_episodes must be >= 0, got {self.eval_episodes}")
+        check(self.device in ("cpu", "cuda") or self.device.startswith("cuda:"),
+              f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.device.startswith("cuda"):
+            check(torch.cuda.is_available(), "device 'cuda' asked for, but no CUDA GPU is visible")
+
+
+def default_config(algo: str, env: str, **overrides) -> TrainConfig:
+    """The literature defaults for (algo, env family), then `overrides` (None means 'default')."""
+    _, algo_cls = get_algo(algo)
+    family = make.env_family(env)
+    preset = copy.deepcopy(DEFAULTS[(algo, family)])
+    algo_fields = {f.name for f in fields(algo_cls)}
+    algo_config = preset.pop("algo")
+    train_fields = {f.name for f in fields(TrainConfig)}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "algo_config":
+            algo_config.update(value)
+        elif key in train_fields:
+            preset[key] = value
+        elif key in algo_fields:
+            algo_config[key] = value
+        else:
+            raise ConfigError(f"'{key}' is not a setting of {algo} (or of training)")
+    return TrainConfig(algo=algo, env=env, algo_config=algo_config, **preset)
+
+
+def build(config: TrainConfig):
+    """Env, policy and algorithm for a config (also used by tests and notebooks)."""
+    config.validate()
+    algo_cls, algo_config_cls = get_algo(config.algo)
+    algo_config = algo_config_cls(**config.algo_config)
+    family = make.env_family(config.env)
+    envs = make.make_vec_env(
+        config.env, config.num_envs, config.seed, config.vectorization, config.normalize_obs
+    )
+    policy = ActorCritic(
+        envs.single_observation_space,
+        envs.single_action_space,
+        hidden=tuple(config.hidden),
+        activation=config.activation,
+        shared=config.shared,
+        log_std_init=config.log_std_init,
+    ).to(config.device)
+    total_updates = math.ceil(config.total_steps / (config.num_envs * config.n_steps))
+    algo = algo_cls(policy, algo_config, total_updates)
+    if family == "atari":
+        reward_transform = SignClip()
+    elif config.normalize_reward:
+        reward_transform = ReturnScaler(config.num_envs, getattr(algo_config, "gamma", 0.99))
+    else:
+        reward_transform = Identity()
+    return envs, policy, algo, reward_transform, total_updates
+
+
+def train(
+    config: TrainConfig,
+    run_dir: str,
+    resume: bool = False,
+    on_update: Callable[[int, dict], None] | None = None,
+) -> dict:
+    """Train, writing the run directory; returns the summary (also in summary.json)."""
+    torch.set_num_threads(config.torch_threads)
+    set_seed(config.seed)
+    envs, policy, algo, reward_transform, total_updates = build(config)
+    run = RunDir(run_dir, asdict(config), resume=resume)
+    collector = Collector(envs, policy, config.n_steps, reward_transform, config.seed, config.device)
+    generator = torch.Generator().manual_seed(config.seed)
+    steps_per_update = config.num_envs * config.n_steps
+    recent: deque[float] = deque(maxlen=20)
+    start_update, wall_before = 0, 0.0
+
+    state = run.load_latest_checkpoint() if resume else None
+    if state is not None:
+        policy.load_state_dict(state["policy"])
+        algo.load_state_dict(state["algo"])
+        if state["envs"] is not None:  # an exact resume: envs continue mid-episode
+            envs.close()
+            collector.envs = envs = make.restore(state["envs"])
+            collector.load_state_dict(state["collector"])
+        else:  # async or Atari envs cannot be pickled: episodes restart
+            collector.reward_transform.load_state_dict(state["collector"]["reward_transform"])
+            make.set_obs_stats(envs, state["obs_stats"])
+        generator.set_state(state["generator"])
+        set_rng_state(state["rng"])
+        recent.extend(state["recent"])
+        start_update, wall_before = state["update"], state["wall_seconds"]
+
+    def checkpoint(update: int, wall: float) -> None:
+        run.save_checkpoint(
+            {
+                "step": update * steps_per_update,
+                "update": update,
+                "policy": policy.state_dict(),
+                "algo": algo.state_dict(),
+                "envs": make.snapshot(envs),
+                "obs_stats": make.get_obs_stats(envs),
+                "collector": collector.state_dict(),
+                "generator": generator.get_state(),
+                "rng": rng_state(),
+                "recent": list(recent),
+                "wall_seconds": wall,
+            },
+            update * steps_per_update,
+        )
+
+    t0 = time.perf_counter()
+    for update in range(start_update, total_updates):
+        rollout = collector.collect()
+        advantages, returns, known = algo.estimate(
+            rollout.rewards, rollout.values, rollout.terminated, rollout.truncated
+        )
+        step = (update + 1) * steps_per_update
+        try:
+            metrics = algo.update(rollout.to_batch(advantages, returns, known), generator)
+        except NonFiniteLossError as error:
+            run.close()
+            raise NonFiniteLossError(f"at step {step}: {error}") from None
+        wall = wall_before + time.perf_counter() - t0
+        recent.extend(r for r, _ in rollout.episodes)
+        metrics["steps_per_second"] = (step - start_update * steps_per_update) / (
+            time.perf_counter() - t0
+        )
+        if rollout.episodes:
+            metrics["episodic_return"] = float(np.mean([r for r, _ in rollout.episodes]))
+            metrics["episodic_length"] = float(np.mean([n for _, n in rollout.episodes]))
+        if recent:
+            metrics["recent_return"] = float(np.mean(recent))
+        metrics["wall_seconds"] = wall
+        run.log(step, metrics)
+        if on_update is not None:
+            on_update(step, metrics)
+        if (update + 1) % config.checkpoint_every == 0 or update + 1 == total_updates:
+            checkpoint(update + 1, wall)
+
+    train_wall = wall_before + time.perf_counter() - t0
+    total = total_updates * steps_per_update
+    summary = {"steps": total, "wall_seconds": train_wall, "steps_per_second": total / train_wall}
+    if recent:
+        summary["recent_return"] = float(np.mean(recent))
+    if config.eval_episodes:
+        summary.update(evaluate_run(policy, envs, config))
+    run.write_summary(summary)
+    run.close()
+    envs.close()
+    return summary
+
+
+def evaluate_run(policy: ActorCritic, train_envs, config: TrainConfig) -> dict:
+    """Deterministic evaluation on fresh envs that share the frozen observation statistics."""
+    eval_envs = make.make_vec_env(
+        config.env, min(config.eval_episodes, 8), config.seed + 10_000, "sync", config.normalize_obs
+    )
+    make.set_obs_stats(eval_envs, make.get_obs_stats(train_envs), update=False)
+    episodes = evaluate(policy, eval_envs, config.eval_episodes, config.seed + 10_000,
+                        device=config.device)
+    eval_envs.close()
+    returns = np.array([r for r, _ in episodes])
+    return {
+        "eval_return_mean": float(returns.mean()),
+        "eval_return_std": float(returns.std()),
+        "eval_episodes": len(episodes),
+        "eval_length_mean": float(np.mean([n for _, n in episodes])),
+    }

@@ -1,0 +1,1 @@
+"""Math of the lectures: plain functions, each citing its equation."""

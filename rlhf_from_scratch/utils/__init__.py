@@ -1,0 +1,1 @@
+"""Shared utilities: run directory, errors, seeding, plots (used by every world the same way)."""

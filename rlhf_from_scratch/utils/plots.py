@@ -1,0 +1,83 @@
+"""Learning curves from run directories (made from metrics.jsonl, never from a live run).
+
+Runs whose config.json differ only in the seed are one curve: the mean over seeds, with the
+min-max band, on a common grid of steps.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rlhf_from_scratch.utils.errors import ConfigError
+from rlhf_from_scratch.utils.rundir import read_metrics
+
+
+def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
+    """Label -> run directories whose configs are equal up to the seed."""
+    groups: dict[str, list[Path]] = {}
+    for run_dir in map(Path, run_dirs):
+        config_path = run_dir / "config.json"
+        if not config_path.exists():
+            raise ConfigError(f"'{run_dir}' is not a run directory (no config.json)")
+        config = json.loads(config_path.read_text())
+        config.pop("seed", None)
+        key = json.dumps(config, sort_keys=True)
+        groups.setdefault(key, []).append(run_dir)
+    labels = {}
+    for key, dirs in groups.items():
+        config = json.loads(key)
+        label = config.get("label") or f"{config.get('algo', '?')} {config.get('env', '')}".strip()
+        while label in labels:
+            label += "'"
+        labels[label] = dirs
+    return labels
+
+
+def curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = [r for r in read_metrics(run_dir) if metric in r]
+    return np.array([r["step"] for r in rows], float), np.array([r[metric] for r in rows], float)
+
+
+def plot_runs(
+    run_dirs: list[str | Path],
+    out: str | Path,
+    metric: str = "episodic_return",
+    title: str | None = None,
+    smooth: int = 5,
+) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, dirs in group_runs(run_dirs).items():
+        curves = [curve(d, metric) for d in dirs]
+        curves = [(x, y) for x, y in curves if len(x)]
+        if not curves:
+            continue
+        end = min(x[-1] for x, _ in curves)
+        grid = np.linspace(min(x[0] for x, _ in curves), end, 200)
+        ys = []
+        for x, y in curves:
+            if smooth > 1 and len(y) >= smooth:
+                y = np.convolve(y, np.ones(smooth) / smooth, mode="same")
+            ys.append(np.interp(grid, x, y))
+        ys = np.array(ys)
+        line = ax.plot(grid, ys.mean(0), label=f"{label} ({len(curves)} seed(s))")[0]
+        if len(curves) > 1:
+            ax.fill_between(grid, ys.min(0), ys.max(0), color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title or metric.replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
