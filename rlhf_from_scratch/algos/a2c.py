@@ -18,6 +18,7 @@ import torch
 
 from rlhf_from_scratch.algos.batch import Batch, Policy, masked_mean, normalize
 from rlhf_from_scratch.algos.common import (
+    adam,
     annealed_lr,
     check_common,
     check_finite,
@@ -52,9 +53,11 @@ class A2C:
         self.policy, self.config, self.total_updates = policy, config, total_updates
         self.parameters = list(policy.policy_parameters()) + list(policy.value_parameters())
         if config.optimizer == "rmsprop":
-            self.optimizer = torch.optim.RMSprop(self.parameters, lr=config.lr, alpha=0.99, eps=1e-5)
+            self.optimizer = torch.optim.RMSprop(
+                self.parameters, lr=config.lr, alpha=0.99, eps=1e-5
+            )
         else:
-            self.optimizer = torch.optim.Adam(self.parameters, lr=config.lr, eps=1e-5)
+            self.optimizer = adam(self.parameters, lr=config.lr, eps=1e-5)
         self.updates = 0
 
     def estimate(self, rewards, values, terminated, truncated):
@@ -68,7 +71,9 @@ class A2C:
         set_lr(self.optimizer, lr)
         dist = self.policy.distribution(batch)
         logp = dist.log_prob(batch.actions)
-        adv = normalize(batch.advantages, batch.mask) if c.normalize_advantages else batch.advantages
+        adv = (
+            normalize(batch.advantages, batch.mask) if c.normalize_advantages else batch.advantages
+        )
         policy_loss = -masked_mean(logp * adv, batch.mask)
         v_loss = value_loss(self.policy.value(batch), batch.returns, batch.mask)
         entropy = masked_mean(dist.entropy(), batch.mask)
@@ -80,9 +85,9 @@ class A2C:
         self.optimizer.step()
         self.updates += 1
         return {
-            "policy_loss": float(policy_loss),
-            "value_loss": float(v_loss),
-            "entropy": float(entropy),
+            "policy_loss": policy_loss.item(),
+            "value_loss": v_loss.item(),
+            "entropy": entropy.item(),
             "grad_norm": float(gnorm),
             "lr": lr,
         }

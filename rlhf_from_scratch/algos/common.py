@@ -6,13 +6,11 @@ and a `Batch`.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from rlhf_from_scratch.algos.batch import masked_mean
 from rlhf_from_scratch.maths.returns import gae
-from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive, check_unit_interval
+from rlhf_from_scratch.utils.errors import ConfigError, check_positive, check_unit_interval
 
 
 class NonFiniteLossError(ConfigError):
@@ -74,6 +72,6 @@ def annealed_lr(lr: float, update: int, total_updates: int | None, anneal: bool)
     return lr * max(0.0, 1.0 - update / total_updates)
 
 
-def grad_norm(parameters: list[torch.nn.Parameter]) -> float:
-    total = sum(float(p.grad.pow(2).sum()) for p in parameters if p.grad is not None)
-    return math.sqrt(total)
+def adam(parameters: list[torch.nn.Parameter], lr: float, eps: float = 1e-8) -> torch.optim.Adam:
+    """Adam with the fused kernel (one call for all parameters: much faster for small nets)."""
+    return torch.optim.Adam(parameters, lr=lr, eps=eps, fused=True)

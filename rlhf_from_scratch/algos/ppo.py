@@ -23,6 +23,7 @@ import torch
 
 from rlhf_from_scratch.algos.batch import Batch, Policy, masked_mean, normalize
 from rlhf_from_scratch.algos.common import (
+    adam,
     annealed_lr,
     check_common,
     check_finite,
@@ -56,7 +57,9 @@ class PPOConfig:
 
     def validate(self) -> None:
         check_common(self.gamma, self.lam, self.lr)
-        check(self.variant in ("clip", "kl"), f"variant must be 'clip' or 'kl', got {self.variant!r}")
+        check(
+            self.variant in ("clip", "kl"), f"variant must be 'clip' or 'kl', got {self.variant!r}"
+        )
         check_positive("clip", self.clip)
         check_positive("n_epochs", self.n_epochs)
         check_positive("n_minibatches", self.n_minibatches)
@@ -73,7 +76,7 @@ class PPO:
         self.policy, self.config, self.total_updates = policy, config, total_updates
         params = list(policy.policy_parameters()) + list(policy.value_parameters())
         self.parameters = params
-        self.optimizer = torch.optim.Adam(params, lr=config.lr, eps=config.adam_eps)
+        self.optimizer = adam(params, lr=config.lr, eps=config.adam_eps)
         self.beta = config.kl_beta
         self.updates = 0
 
@@ -154,7 +157,11 @@ class PPO:
         return metrics
 
     def state_dict(self) -> dict:
-        return {"optimizer": self.optimizer.state_dict(), "beta": self.beta, "updates": self.updates}
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "beta": self.beta,
+            "updates": self.updates,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])

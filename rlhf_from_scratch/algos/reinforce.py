@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from rlhf_from_scratch.algos.batch import Batch, Policy, masked_mean, normalize
-from rlhf_from_scratch.algos.common import check_common, check_finite, value_loss
+from rlhf_from_scratch.algos.common import adam, check_common, check_finite, value_loss
 from rlhf_from_scratch.maths.returns import reward_to_go
 from rlhf_from_scratch.utils.errors import check, check_positive
 
@@ -66,7 +66,7 @@ class Reinforce:
         config.validate()
         self.policy, self.config = policy, config
         self.policy_params = list(policy.policy_parameters())
-        self.optimizer = torch.optim.Adam(self.policy_params, lr=config.lr)
+        self.optimizer = adam(self.policy_params, lr=config.lr)
         self.value_optimizer = None
         if config.baseline == "value":
             value_params = list(policy.value_parameters())
@@ -74,7 +74,7 @@ class Reinforce:
                 len(value_params) > 0,
                 "REINFORCE with baseline 'value' needs a separate value network (shared=False)",
             )
-            self.value_optimizer = torch.optim.Adam(value_params, lr=config.value_lr)
+            self.value_optimizer = adam(value_params, lr=config.value_lr)
         self.updates = 0
 
     def estimate(self, rewards, values, terminated, truncated):
@@ -82,8 +82,10 @@ class Reinforce:
         c = self.config
         use_values = values if c.baseline == "value" else None
         rtg, known = reward_to_go(rewards, terminated, truncated, c.gamma, use_values)
-        weight = rtg if c.return_type == "reward_to_go" else episode_total_return(
-            rtg, terminated, truncated
+        weight = (
+            rtg
+            if c.return_type == "reward_to_go"
+            else episode_total_return(rtg, terminated, truncated)
         )
         if c.baseline == "constant":
             weight = weight - masked_mean(weight, known)
@@ -95,7 +97,9 @@ class Reinforce:
         c = self.config
         dist = self.policy.distribution(batch)
         logp = dist.log_prob(batch.actions)
-        adv = normalize(batch.advantages, batch.mask) if c.normalize_advantages else batch.advantages
+        adv = (
+            normalize(batch.advantages, batch.mask) if c.normalize_advantages else batch.advantages
+        )
         policy_loss = -masked_mean(logp * adv, batch.mask)
         check_finite("REINFORCE loss", policy_loss)
         self.optimizer.zero_grad(set_to_none=True)
@@ -104,7 +108,7 @@ class Reinforce:
             torch.nn.utils.clip_grad_norm_(self.policy_params, c.max_grad_norm)
         self.optimizer.step()
         metrics = {
-            "policy_loss": float(policy_loss),
+            "policy_loss": policy_loss.item(),
             "entropy": float(masked_mean(dist.entropy().detach(), batch.mask)),
         }
         if self.value_optimizer is not None:
@@ -114,7 +118,7 @@ class Reinforce:
                 v_loss.backward()
                 self.value_optimizer.step()
             check_finite("REINFORCE value loss", v_loss)
-            metrics["value_loss"] = float(v_loss)
+            metrics["value_loss"] = v_loss.item()
         self.updates += 1
         return metrics
 

@@ -27,7 +27,13 @@ from torch.distributions import kl_divergence
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from rlhf_from_scratch.algos.batch import Batch, Policy, masked_mean, normalize
-from rlhf_from_scratch.algos.common import check_common, check_finite, gae_estimate, value_loss
+from rlhf_from_scratch.algos.common import (
+    adam,
+    check_common,
+    check_finite,
+    gae_estimate,
+    value_loss,
+)
 from rlhf_from_scratch.utils.errors import check, check_positive
 
 
@@ -107,7 +113,7 @@ class TRPO:
             "TRPO fits the value function separately: it needs a policy with separate actor and "
             "critic networks (shared=False)",
         )
-        self.value_optimizer = torch.optim.Adam(value_params, lr=config.value_lr)
+        self.value_optimizer = adam(value_params, lr=config.value_lr)
         self.updates = 0
 
     def estimate(self, rewards, values, terminated, truncated):
@@ -126,7 +132,9 @@ class TRPO:
     def update(self, batch: Batch, generator: torch.Generator | None = None) -> dict[str, float]:
         c = self.config
         params = self.policy_params
-        adv = normalize(batch.advantages, batch.mask) if c.normalize_advantages else batch.advantages
+        adv = (
+            normalize(batch.advantages, batch.mask) if c.normalize_advantages else batch.advantages
+        )
         with torch.no_grad():
             old_dist = self.policy.distribution(batch)
 
@@ -136,7 +144,9 @@ class TRPO:
         surr_old = self.surrogate(batch, adv)
         check_finite("TRPO surrogate", surr_old)
         g = flat_grad(surr_old, params)
-        x = conjugate_gradient(lambda v: fisher_vector_product(mean_kl, params, v, c.damping), g, c.cg_iters)
+        x = conjugate_gradient(
+            lambda v: fisher_vector_product(mean_kl, params, v, c.damping), g, c.cg_iters
+        )
         xHx = x @ fisher_vector_product(mean_kl, params, x, c.damping)
         step = math.sqrt(2 * c.max_kl / max(float(xHx), 1e-12)) * x
         expected = float(g @ step)
@@ -173,8 +183,8 @@ class TRPO:
             "approx_kl": kl,
             "step_accepted": float(accepted),
             "step_fraction": fraction if accepted else 0.0,
-            "value_loss": float(v_loss),
-            "entropy": float(entropy),
+            "value_loss": v_loss.item(),
+            "entropy": entropy.item(),
         }
 
     def state_dict(self) -> dict:

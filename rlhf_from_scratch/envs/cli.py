@@ -55,7 +55,9 @@ def add_commands(commands) -> None:
         description="Train a policy-gradient algorithm on a Gymnasium env; writes a run directory.",
     )
     train.add_argument("--algo", default="ppo", help=f"one of {', '.join(ALGOS)} (default ppo)")
-    train.add_argument("--env", default="CartPole-v1", help="a Gymnasium id, e.g. Hopper-v5, Pong-v5")
+    train.add_argument(
+        "--env", default="CartPole-v1", help="a Gymnasium id, e.g. Hopper-v5, Pong-v5"
+    )
     train.add_argument("--run-dir", default=None, help="default: runs/ALGO-ENV-sSEED-TIME")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -67,7 +69,9 @@ def add_commands(commands) -> None:
     train.set_defaults(func=run_train)
 
     plot = commands.add_parser("plot", help="learning curves of run directories as a PNG")
-    plot.add_argument("run_dirs", nargs="+", help="run directories (seeds of one config are averaged)")
+    plot.add_argument(
+        "run_dirs", nargs="+", help="run directories (seeds of one config are averaged)"
+    )
     plot.add_argument("--metric", default="episodic_return")
     plot.add_argument("--out", default="learning_curves.png")
     plot.add_argument("--title", default=None)
@@ -85,7 +89,15 @@ def run_train(args: argparse.Namespace) -> None:
     train_fields = {f.name for f in fields(TrainConfig)} - _POSITIONAL
     overrides = {}
     for name, value in vars(args).items():
-        if value is None or name in ("func", "command", "algo", "env", "run_dir", "resume", "quiet"):
+        if value is None or name in (
+            "func",
+            "command",
+            "algo",
+            "env",
+            "run_dir",
+            "resume",
+            "quiet",
+        ):
             continue
         if name in train_fields or name in algo_fields:
             overrides[name] = tuple(value) if isinstance(value, list) else value

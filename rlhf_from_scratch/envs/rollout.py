@@ -49,8 +49,12 @@ class ReturnScaler:
         return np.clip(reward / np.sqrt(self.rms.var + self.epsilon), -self.clip, self.clip)
 
     def state_dict(self) -> dict:
-        return {"mean": self.rms.mean, "var": self.rms.var, "count": self.rms.count,
-                "discounted": self.discounted.copy()}
+        return {
+            "mean": self.rms.mean,
+            "var": self.rms.var,
+            "count": self.rms.count,
+            "discounted": self.discounted.copy(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.rms.mean, self.rms.var, self.rms.count = state["mean"], state["var"], state["count"]
@@ -119,7 +123,9 @@ class Rollout:
     mask: torch.Tensor  # [T, N] 0 on autoreset steps
     episodes: list[tuple[float, int]] = field(default_factory=list)
 
-    def to_batch(self, advantages: torch.Tensor, returns: torch.Tensor, known: torch.Tensor) -> Batch:
+    def to_batch(
+        self, advantages: torch.Tensor, returns: torch.Tensor, known: torch.Tensor
+    ) -> Batch:
         """Flatten [T, N] -> [T * N] into the algorithms' batch."""
         T, N = self.rewards.shape
         flat = lambda x: x.reshape(T * N, *x.shape[2:])  # noqa: E731

@@ -1,11 +1,11 @@
 """Training on Gymnasium: the visible loop that ties env, policy and algorithm together.
 
-    for update in range(total_updates):
-        rollout            = collector.collect()                 # T steps of N envs
-        A, R, known        = algo.estimate(rewards, values, terminated, truncated)
-        algo.update(rollout.to_batch(A, R, known))
-        log metrics; checkpoint every few updates
-    evaluate the deterministic policy; write summary.json
+for update in range(total_updates):
+    rollout            = collector.collect()                 # T steps of N envs
+    A, R, known        = algo.estimate(rewards, values, terminated, truncated)
+    algo.update(rollout.to_batch(A, R, known))
+    log metrics; checkpoint every few updates
+evaluate the deterministic policy; write summary.json
 """
 
 from __future__ import annotations
@@ -59,8 +59,10 @@ class TrainConfig:
         check_positive("n_steps", self.n_steps)
         check_positive("checkpoint_every", self.checkpoint_every)
         check(self.eval_episodes >= 0, f"eval_episodes must be >= 0, got {self.eval_episodes}")
-        check(self.device in ("cpu", "cuda") or self.device.startswith("cuda:"),
-              f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        check(
+            self.device in ("cpu", "cuda") or self.device.startswith("cuda:"),
+            f"device must be 'cpu' or 'cuda', got {self.device!r}",
+        )
         if self.device.startswith("cuda"):
             check(torch.cuda.is_available(), "device 'cuda' asked for, but no CUDA GPU is visible")
 
@@ -126,7 +128,9 @@ def train(
     set_seed(config.seed)
     envs, policy, algo, reward_transform, total_updates = build(config)
     run = RunDir(run_dir, asdict(config), resume=resume)
-    collector = Collector(envs, policy, config.n_steps, reward_transform, config.seed, config.device)
+    collector = Collector(
+        envs, policy, config.n_steps, reward_transform, config.seed, config.device
+    )
     generator = torch.Generator().manual_seed(config.seed)
     steps_per_update = config.num_envs * config.n_steps
     recent: deque[float] = deque(maxlen=20)
@@ -214,8 +218,9 @@ def evaluate_run(policy: ActorCritic, train_envs, config: TrainConfig) -> dict:
         config.env, min(config.eval_episodes, 8), config.seed + 10_000, "sync", config.normalize_obs
     )
     make.set_obs_stats(eval_envs, make.get_obs_stats(train_envs), update=False)
-    episodes = evaluate(policy, eval_envs, config.eval_episodes, config.seed + 10_000,
-                        device=config.device)
+    episodes = evaluate(
+        policy, eval_envs, config.eval_episodes, config.seed + 10_000, device=config.device
+    )
     eval_envs.close()
     returns = np.array([r for r, _ in episodes])
     return {

@@ -1,0 +1,141 @@
+"""PPO throughput on Hopper-v5, side by side in one run: ours, Stable-Baselines3, the raw env.
+
+    python scripts/bench_throughput.py --steps 40960 --out benchmarks/throughput
+
+Identical settings for both PPOs: 1 env, 2048 steps per rollout, 10 epochs, 32 minibatches
+(batch 64), separate 64-64 tanh MLPs, observation and reward normalisation, 1 torch thread.
+"Raw env" steps the same Gymnasium env with random actions and no learning: the ceiling.
+SB3 is installed for this benchmark only (`pip install stable-baselines3`); it is the peer
+being compared against and is never imported by the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def raw_env_rate(steps: int) -> float:
+    import gymnasium as gym
+
+    env = gym.make("Hopper-v5")
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def ours(steps: int) -> float:
+    from rlhf_from_scratch.envs.train import default_config, train
+
+    config = default_config(
+        "ppo", "Hopper-v5", total_steps=steps, seed=1, eval_episodes=0, checkpoint_every=10_000
+    )
+    run_dir = tempfile.mkdtemp()
+    shutil.rmtree(run_dir)
+    t0 = time.perf_counter()
+    train(config, run_dir)
+    return steps / (time.perf_counter() - t0)
+
+
+def sb3(steps: int) -> float:
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    env = VecNormalize(DummyVecEnv([lambda: gym.make("Hopper-v5")]), gamma=0.99)
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=2048,
+        batch_size=64,
+        n_epochs=10,
+        learning_rate=3e-4,
+        gamma=0.99,
+        gae_lambda=0.95,
+        clip_range=0.2,
+        ent_coef=0.0,
+        seed=1,
+        device="cpu",
+        policy_kwargs=dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=torch.nn.Tanh),
+    )
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    return steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=40960)
+    parser.add_argument("--out", default="benchmarks/throughput")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    results = {"raw_env_steps_per_second": raw_env_rate(args.steps)}
+    results["ours_steps_per_second"] = ours(args.steps)
+    try:
+        results["sb3_steps_per_second"] = sb3(args.steps)
+    except ImportError:
+        results["sb3_steps_per_second"] = None
+    r = results
+    r["ours_vs_sb3"] = (
+        r["ours_steps_per_second"] / r["sb3_steps_per_second"]
+        if r["sb3_steps_per_second"]
+        else None
+    )
+    r["ours_vs_raw_env"] = r["ours_steps_per_second"] / r["raw_env_steps_per_second"]
+    meta = {
+        "command": "python scripts/bench_throughput.py --steps " + str(args.steps),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
+        f"torch {torch.__version__}, 1 torch thread",
+        "cpu": _cpu_name(),
+        "steps": args.steps,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "throughput.json").write_text(json.dumps({**meta, **results}, indent=2) + "\n")
+    fmt = lambda v: "n/a" if v is None else f"{v:,.0f}"  # noqa: E731
+    lines = [
+        "# PPO throughput, Hopper-v5 (steps per second, higher is better)",
+        "",
+        f"- command: `{meta['command']}`",
+        f"- date: {meta['date']}",
+        f"- machine: {meta['cpu']}; {meta['machine']}",
+        "",
+        "| what | steps/s |",
+        "|---|---|",
+        f"| raw env (random actions, no learning) | {fmt(r['raw_env_steps_per_second'])} |",
+        f"| rlhf_from_scratch PPO | {fmt(r['ours_steps_per_second'])} |",
+        f"| Stable-Baselines3 PPO | {fmt(r['sb3_steps_per_second'])} |",
+        "",
+        (f"ours / SB3 = {r['ours_vs_sb3']:.2f}x (target >= 2x); " if r["ours_vs_sb3"] else "")
+        + f"ours / raw env = {r['ours_vs_raw_env']:.0%} (target >= 50%).",
+    ]
+    (out / "throughput.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()
