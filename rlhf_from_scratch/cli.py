@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"rlhf: error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("\nrlhf: interrupted; the last checkpoint is kept (rerun with --resume)", file=sys.stderr)
+        print(
+            "\nrlhf: interrupted; the last checkpoint is kept (rerun with --resume)",
+            file=sys.stderr,
+        )
         sys.exit(130)
 
 

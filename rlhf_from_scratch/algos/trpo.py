@@ -141,9 +141,10 @@ class TRPO:
         def mean_kl() -> torch.Tensor:
             return masked_mean(kl_divergence(old_dist, self.policy.distribution(batch)), batch.mask)
 
-        surr_old = self.surrogate(batch, adv)
-        check_finite("TRPO surrogate", surr_old)
-        g = flat_grad(surr_old, params)
+        surrogate = self.surrogate(batch, adv)
+        check_finite("TRPO surrogate", surrogate)
+        g = flat_grad(surrogate, params)
+        surr_old = surrogate.item()
         x = conjugate_gradient(
             lambda v: fisher_vector_product(mean_kl, params, v, c.damping), g, c.cg_iters
         )
@@ -152,19 +153,19 @@ class TRPO:
         expected = float(g @ step)
 
         theta_old = parameters_to_vector(params).detach().clone()
-        accepted, kl, surr_new, fraction = False, 0.0, float(surr_old), 1.0
+        accepted, kl, surr_new, fraction = False, 0.0, surr_old, 1.0
         with torch.no_grad():
             for _ in range(c.backtrack_iters):
                 vector_to_parameters(theta_old + fraction * step, params)
                 kl = float(mean_kl())
                 surr_new = float(self.surrogate(batch, adv))
-                if kl <= c.max_kl and surr_new > float(surr_old):
+                if kl <= c.max_kl and surr_new > surr_old:
                     accepted = True
                     break
                 fraction *= c.backtrack_coef
             if not accepted:
                 vector_to_parameters(theta_old, params)
-                kl, surr_new = 0.0, float(surr_old)
+                kl, surr_new = 0.0, surr_old
 
         for _ in range(c.value_epochs):
             for mb in batch.minibatches(c.value_minibatches, generator):
@@ -177,7 +178,7 @@ class TRPO:
         with torch.no_grad():
             entropy = masked_mean(self.policy.distribution(batch).entropy(), batch.mask)
         return {
-            "surrogate_improvement": surr_new - float(surr_old),
+            "surrogate_improvement": surr_new - surr_old,
             "expected_improvement": expected,
             "kl": kl,
             "approx_kl": kl,
