@@ -1,0 +1,1 @@
+"""The language-model world: tokenizer, a GPT from scratch, an offline corpus and gold labelers."""
