@@ -32,6 +32,8 @@ def add_commands(subparsers) -> None:
         p.add_argument("--batch-size", type=int, default=None)
         p.add_argument("--lr", type=float, default=None)
         p.add_argument("--eval-every", type=int, default=None)
+        p.add_argument("--checkpoint-every", type=int, default=None)
+        p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("pretrain", help="train a GPT from scratch on a corpus")
@@ -74,6 +76,15 @@ def _overrides(args: argparse.Namespace, keys: list[str]) -> dict:
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
+def _threads(args: argparse.Namespace) -> None:
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+
+
 def _progress(total: int, enabled: bool, keys: tuple[str, ...]):
     """A tqdm bar and the on_step callback that moves it."""
     from tqdm import tqdm
@@ -103,10 +114,12 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         "batch_size",
         "lr",
         "eval_every",
+        "checkpoint_every",
         "seed",
         "device",
         "compile",
     ]
+    _threads(args)
     cfg = PretrainConfig(**_overrides(args, keys)).resolved()
     run = RunDir(args.run_dir, {"command": "lm pretrain", **asdict(cfg)}, resume=args.resume)
     bar, on_step = _progress(cfg.steps, not args.no_progress, ("train_loss", "val_loss"))
@@ -136,9 +149,11 @@ def cmd_sft(args: argparse.Namespace) -> None:
         "lr",
         "eval_every",
         "num_eval_prompts",
+        "checkpoint_every",
         "seed",
         "device",
     ]
+    _threads(args)
     cfg = SFTConfig(**_overrides(args, keys))
     run = RunDir(args.run_dir, {"command": "lm sft", **asdict(cfg)}, resume=args.resume)
     bar, on_step = _progress(cfg.steps, not args.no_progress, ("train_loss", "gold_instruction"))

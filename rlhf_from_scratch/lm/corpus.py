@@ -4,7 +4,7 @@ Every text is sampled from the grammar of `grammar.py` with a seeded random gene
 same seed gives the same corpus and nothing is downloaded. Two kinds of documents:
 
   reviews         "We went to the pizza place last week. The food was really great. I would
-                   happily recommend the pizza place to my friends."   (pretraining text)
+                   happily recommend the pizza place to my neighbors."   (pretraining text)
   demonstrations  "Write a positive review of the pizza place in two sentences."
                    -> "The pizza place was lovely. The prices were very good."   (SFT data)
 
@@ -40,6 +40,7 @@ from rlhf_from_scratch.lm.grammar import (
     POLAR,
     POLAR_TEMPLATES,
     TOPIC_TEMPLATES,
+    WEIGHTS,
 )
 from rlhf_from_scratch.utils.errors import ConfigError
 
@@ -115,7 +116,7 @@ class _Sampler:
                 return self.choice(POLAR["adj"][other])
             if slot in POLAR:
                 return self.choice(POLAR[slot][polarity])
-            return self.choice(NEUTRAL[slot])
+            return self.choice(NEUTRAL[slot], WEIGHTS.get(slot))
 
         return re.sub(r"\{(\w+)\}", word, template)
 

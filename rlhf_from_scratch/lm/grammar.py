@@ -39,9 +39,9 @@ CATEGORIES: dict[str, dict[str, list[str]]] = {
     },
     "hotel": {
         "topics": ["the hotel by the sea", "the old inn", "the mountain lodge", "the city hotel"],
-        "aspects_s": ["room", "bed", "view", "breakfast", "pool", "location", "lobby"],
+        "aspects_s": ["room", "bed", "view", "breakfast", "pool", "location", "garden"],
         "aspects_p": ["staff", "rooms", "towels", "beds"],
-        "experience": ["stay", "trip", "weekend", "holiday"],
+        "experience": ["stay", "trip", "weekend", "vacation"],
         "intros": ["We stayed at {topic} {when}.", "I booked a room at {topic} {when}."],
     },
     "phone": {
@@ -49,19 +49,19 @@ CATEGORIES: dict[str, dict[str, list[str]]] = {
         "aspects_s": ["battery", "screen", "camera", "speaker", "design", "charger"],
         "aspects_p": ["buttons", "apps", "colors", "updates"],
         "experience": ["purchase", "gadget", "device", "buy"],
-        "intros": ["I bought {topic} {when}.", "I got {topic} as a gift {when}."],
+        "intros": ["I bought {topic} {when}.", "I got {topic} in the mail {when}."],
     },
     "book": {
-        "topics": ["the mystery novel", "the cookbook", "the history book", "the poetry book"],
+        "topics": ["the mystery book", "the cookbook", "the history book", "the poetry book"],
         "aspects_s": ["plot", "ending", "writing", "cover", "story", "first chapter"],
         "aspects_p": ["characters", "chapters", "pictures", "recipes"],
-        "experience": ["read", "book", "story", "gift"],
+        "experience": ["read", "book", "story", "choice"],
         "intros": ["I read {topic} {when}.", "I finished {topic} {when}."],
     },
     "movie": {
         "topics": ["the new movie", "the old western", "the cartoon", "the space film"],
-        "aspects_s": ["acting", "story", "soundtrack", "ending", "script", "hero"],
-        "aspects_p": ["actors", "jokes", "effects", "songs"],
+        "aspects_s": ["acting", "story", "soundtrack", "ending", "script", "narrator"],
+        "aspects_p": ["actors", "scenes", "effects", "songs"],
         "experience": ["film", "movie", "evening", "show"],
         "intros": ["I watched {topic} {when}.", "We saw {topic} at the cinema {when}."],
     },
@@ -132,8 +132,8 @@ POLAR: dict[str, dict[str, list[str]]] = {
 }
 
 NEUTRAL: dict[str, list[str]] = {
-    "adv": ["", "", "", "really ", "very ", "truly ", "quite ", "so "],  # "" is 3/8 likely
-    "people": ["anyone", "my friends", "my family", "everyone", "my parents"],
+    "adv": ["", "really ", "very ", "extremely ", "quite ", "so "],
+    "people": ["anyone", "my neighbors", "my family", "everyone", "my parents"],
     "when": [
         "last week",
         "last night",
@@ -145,6 +145,9 @@ NEUTRAL: dict[str, list[str]] = {
         "a year ago",
     ],
 }
+
+# Choice weights where not uniform: most adjectives come without an adverb.
+WEIGHTS: dict[str, list[float]] = {"adv": [3, 1, 1, 1, 1, 1]}
 
 # A sentence that carries sentiment; `adj2` has the opposite polarity of `adj`.
 TOPIC_TEMPLATES = [

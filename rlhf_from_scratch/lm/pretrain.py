@@ -90,11 +90,11 @@ def build_data(cfg: PretrainConfig, tokenizer, block_size: int):
 
         return stream(train_docs), stream(val_docs), entropy_rate(val_docs, tokenizer.encode)
     ids = torch.tensor(tokenizer.encode(read_text_corpus(cfg.corpus)), dtype=torch.long)
-    n_val = max(len(ids) // 10, block_size + 1)
-    if len(ids) - n_val < block_size + 1:
+    n_val = max(len(ids) // 10, block_size + 2)  # a window and its next token
+    if len(ids) - n_val < block_size + 2:
         raise ConfigError(
             f"corpus '{cfg.corpus}' has {len(ids)} tokens, too few for a context of "
-            f"{block_size} (need at least {2 * (block_size + 1)}); use a longer text"
+            f"{block_size} (need at least {2 * (block_size + 2)}); use a longer text"
         )
     return ids[:-n_val], ids[-n_val:], None
 
@@ -111,7 +111,7 @@ def get_batch(ids: torch.Tensor, batch_size: int, block_size: int, generator: to
 def evaluate(model: GPT, ids: torch.Tensor, batch_size: int, n_batches: int, autocast) -> float:
     """Mean loss over fixed, evenly spaced windows of the validation stream."""
     T = model.config.block_size
-    starts = torch.linspace(0, len(ids) - T - 2, batch_size * n_batches).long().tolist()
+    starts = torch.linspace(0, len(ids) - T - 1, batch_size * n_batches).long().tolist()
     was_training = model.training
     model.eval()
     losses = []
