@@ -64,6 +64,8 @@ def _to(value: Any, device: torch.device | str) -> Any:
 class Policy(Protocol):
     """What an algorithm may ask of a policy (gym actor-critic and GPT alike)."""
 
+    shared: bool  # pi and V share a trunk (TRPO and a REINFORCE value baseline need them apart)
+
     def distribution(self, batch: Batch) -> Distribution:
         """pi_theta(. | s) for every position of the batch; log_prob(batch.actions) fits mask."""
 
@@ -74,7 +76,7 @@ class Policy(Protocol):
         """The parameters of pi (TRPO's natural-gradient step moves only these)."""
 
     def value_parameters(self) -> list[torch.nn.Parameter]:
-        """The parameters of V that are not in policy_parameters (empty when shared)."""
+        """The parameters of V that are not in policy_parameters (only a head when shared)."""
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -69,11 +69,12 @@ class Reinforce:
         self.optimizer = adam(self.policy_params, lr=config.lr)
         self.value_optimizer = None
         if config.baseline == "value":
-            value_params = list(policy.value_parameters())
             check(
-                len(value_params) > 0,
-                "REINFORCE with baseline 'value' needs a separate value network (shared=False)",
+                not policy.shared,
+                "REINFORCE with baseline 'value' fits V on its own: it needs a separate value "
+                "network (shared=False)",
             )
+            value_params = list(policy.value_parameters())
             self.value_optimizer = adam(value_params, lr=config.value_lr)
         self.updates = 0
 

@@ -72,13 +72,13 @@ def conjugate_gradient(
     p = b.clone()  # search direction
     rr = r @ r
     for _ in range(iters):
+        if rr < tol:  # solved (or b = 0: nothing to solve)
+            break
         Ap = matvec(p)
         alpha = rr / (p @ Ap)
         x = x + alpha * p
         r = r - alpha * Ap
         rr_new = r @ r
-        if rr_new < tol:
-            break
         p = r + (rr_new / rr) * p
         rr = rr_new
     return x
@@ -109,7 +109,7 @@ class TRPO:
         self.policy_params = list(policy.policy_parameters())
         value_params = list(policy.value_parameters())
         check(
-            len(value_params) > 0,
+            not policy.shared,
             "TRPO fits the value function separately: it needs a policy with separate actor and "
             "critic networks (shared=False)",
         )

@@ -77,9 +77,10 @@ def make_vec_env(
     if env_family(env_id) == "atari":
         envs = make_atari_vec_env(env_id, num_envs)
     else:
+        kwargs = {"render_mode": render_mode} if render_mode else {}
 
         def make_one() -> gym.Env:
-            return gym.make(env_id, render_mode=render_mode)
+            return gym.make(env_id, **kwargs)
 
         cls = gym.vector.SyncVectorEnv if vectorization == "sync" else gym.vector.AsyncVectorEnv
         envs = cls([make_one for _ in range(num_envs)])

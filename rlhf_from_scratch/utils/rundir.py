@@ -152,7 +152,8 @@ class RunDir:
     def load_latest_checkpoint(self) -> dict | None:
         """The newest checkpoint (and reopen the logs so that later steps are rewritten)."""
         paths = self.checkpoints()
-        if not paths:
+        if not paths:  # killed before its first checkpoint: start over, logs included
+            self._open_metrics(purge_after=0)
             return None
         state = torch.load(paths[-1], map_location="cpu", weights_only=False)
         self._open_metrics(purge_after=int(state["step"]))

@@ -1,0 +1,89 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rlhf_from_scratch.envs import make
+from rlhf_from_scratch.envs.policies import ActorCritic
+from rlhf_from_scratch.utils.errors import ConfigError
+
+
+def test_families():
+    assert make.env_family("CartPole-v1") == "classic"
+    assert make.env_family("Hopper-v5") == "mujoco"
+    assert make.env_family("Pong-v5") == "atari"
+    assert make.env_family("ALE/Breakout-v5") == "atari"
+
+
+def test_unknown_env_suggests_a_close_match():
+    with pytest.raises(ConfigError, match="did you mean 'Hopper-v5'"):
+        make.env_family("Hoper-v5")
+
+
+def test_old_atari_ids_are_refused_with_advice():
+    with pytest.raises(ConfigError, match="v5"):
+        make.env_family("PongNoFrameskip-v4")
+
+
+def test_normalized_observations_are_clipped_and_stats_roundtrip():
+    envs = make.make_vec_env("Hopper-v5", num_envs=2, seed=0, normalize_obs=True)
+    envs.reset(seed=0)
+    for _ in range(20):
+        obs, *_ = envs.step(envs.action_space.sample())
+    assert np.abs(obs).max() <= 10.0
+    stats = make.get_obs_stats(envs)
+    other = make.make_vec_env("Hopper-v5", num_envs=1, seed=1, normalize_obs=True)
+    make.set_obs_stats(other, stats, update=False)
+    assert np.array_equal(make.get_obs_stats(other)["mean"], stats["mean"])
+    other.reset(seed=0)
+    other.step(other.action_space.sample())
+    assert np.array_equal(make.get_obs_stats(other)["mean"], stats["mean"])  # frozen
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Hopper-v5"])
+def test_snapshot_restores_envs_mid_episode_exactly(env_id):
+    envs = make.make_vec_env(env_id, num_envs=2, seed=0, normalize_obs=True)
+    envs.reset(seed=0)
+    for _ in range(30):
+        envs.step(envs.action_space.sample())
+    copy = make.restore(make.snapshot(envs))
+    for _ in range(200):
+        action = envs.action_space.sample()
+        a, b = envs.step(action), copy.step(action)
+        for x, y in zip(a[:4], b[:4]):
+            assert np.array_equal(x, y)
+
+
+def test_atari_vector_env_is_preprocessed():
+    envs = make.make_vec_env("Pong-v5", num_envs=2, seed=0)
+    obs, _ = envs.reset(seed=0)
+    assert obs.shape == (2, 4, 84, 84) and obs.dtype == np.uint8
+    assert make.snapshot(envs) is None  # the C++ vector env cannot be pickled
+    envs.close()
+
+
+def test_an_action_space_the_policies_cannot_handle_is_refused():
+    obs_space = gym.spaces.Box(-1, 1, (3,))
+    with pytest.raises(ConfigError, match="not supported"):
+        ActorCritic(obs_space, gym.spaces.MultiDiscrete([2, 3]))
+
+
+def test_gaussian_policy_sums_log_probs_and_clips_only_what_the_env_gets():
+    obs_space = gym.spaces.Box(-1, 1, (3,))
+    act_space = gym.spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
+    policy = ActorCritic(obs_space, act_space)
+    obs = torch.randn(5, 3)
+    dist = policy.dist(obs)
+    action = torch.full((5, 2), 3.0)  # far outside the bounds
+    mean, std = dist.base_dist.mean, dist.base_dist.stddev
+    manual = torch.distributions.Normal(mean, std).log_prob(action).sum(-1)
+    assert torch.allclose(dist.log_prob(action), manual)
+    assert policy.env_action(action).max() == 1.0
+    assert action.max() == 3.0
+
+
+def test_orthogonal_init_gains():
+    policy = ActorCritic(gym.spaces.Box(-1, 1, (8,)), gym.spaces.Discrete(4))
+    w = policy.actor_head.weight.detach()  # gain 0.01: rows are orthonormal x 0.01
+    assert torch.allclose(w @ w.T, 1e-4 * torch.eye(4), atol=1e-6)
+    assert torch.all(policy.critic_head.bias == 0)

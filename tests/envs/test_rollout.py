@@ -1,0 +1,74 @@
+import numpy as np
+import torch
+
+from rlhf_from_scratch.envs import make
+from rlhf_from_scratch.envs.policies import ActorCritic
+from rlhf_from_scratch.envs.rollout import Collector, EpisodeTracker, Identity, ReturnScaler
+
+
+def collector(env_id="CartPole-v1", n_steps=200, num_envs=2, transform=None):
+    envs = make.make_vec_env(env_id, num_envs=num_envs, seed=0)
+    torch.manual_seed(0)
+    policy = ActorCritic(envs.single_observation_space, envs.single_action_space)
+    return Collector(envs, policy, n_steps, transform or Identity(), seed=0)
+
+
+def test_autoreset_steps_are_masked_and_carry_no_reward():
+    roll = collector().collect()
+    done = torch.maximum(roll.terminated, roll.truncated)
+    assert done.sum() > 0  # a random CartPole policy ends episodes within 200 steps
+    # the step right after every episode end is the env's reset step
+    after = torch.zeros_like(done)
+    after[1:] = done[:-1]
+    assert torch.equal(roll.mask, 1 - after)
+    assert torch.all(roll.rewards[after > 0] == 0)
+
+
+def test_episode_returns_are_the_sum_of_true_rewards():
+    roll = collector(transform=ReturnScaler(2, gamma=0.99)).collect()
+    assert roll.episodes
+    # learner rewards are scaled, true rewards are CartPole's +1 per real step
+    assert not torch.allclose(roll.rewards, roll.true_rewards * roll.mask)
+    lengths = [n for _, n in roll.episodes]
+    assert [r for r, _ in roll.episodes] == [float(n) for n in lengths]
+
+
+def test_value_after_an_episode_end_is_the_value_of_the_final_observation():
+    c = collector(n_steps=100, num_envs=1)
+    roll = c.collect()
+    t = int(torch.nonzero(torch.maximum(roll.terminated, roll.truncated)[:, 0])[0])
+    # obs[t + 1] is the final observation the env returned; values[t + 1] = V(it)
+    final_obs = roll.obs[t + 1, 0]
+    with torch.no_grad():
+        assert torch.allclose(roll.values[t + 1, 0], c.policy.value_obs(final_obs[None])[0])
+
+
+def test_batch_flattens_time_and_envs():
+    c = collector(n_steps=16, num_envs=3)
+    roll = c.collect()
+    adv = torch.randn(16, 3)
+    batch = roll.to_batch(adv, adv, torch.ones(16, 3))
+    assert len(batch) == 48
+    assert torch.equal(batch.advantages.view(16, 3), adv)
+    assert torch.equal(batch.mask.view(16, 3), roll.mask)
+
+
+def test_atari_games_end_only_when_no_lives_are_left():
+    tracker = EpisodeTracker(2)
+    real = np.array([True, True])
+    out = tracker.step(
+        np.array([1.0, 2.0]),
+        np.array([True, True]),
+        np.array([False, False]),
+        {"lives": np.array([2, 0])},
+        real,
+    )
+    assert out == [(2.0, 1)]  # env 0 only lost a life; env 1's game is over
+    out = tracker.step(
+        np.array([1.0, 0.0]),
+        np.array([True, False]),
+        np.array([False, False]),
+        {"lives": np.array([0, 3])},
+        real,
+    )
+    assert out == [(2.0, 2)]

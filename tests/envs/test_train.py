@@ -1,0 +1,211 @@
+"""Training end to end: learning on small problems, exact resume, and mistakes in the input."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rlhf_from_scratch.cli import main
+from rlhf_from_scratch.envs.train import default_config, train
+from rlhf_from_scratch.utils.errors import ConfigError
+from rlhf_from_scratch.utils.rundir import read_metrics
+
+# Budgets and thresholds for CartPole-v1 (max 500). Seeds are fixed; each run takes ~10-20 s.
+LEARNING = {
+    "ppo": (50_000, 195.0),
+    "a2c": (60_000, 195.0),
+    "trpo": (50_000, 195.0),
+    "reinforce": (50_000, 195.0),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", sorted(LEARNING))
+def test_each_algorithm_learns_cartpole(algo, tmp_path):
+    steps, threshold = LEARNING[algo]
+    config = default_config(algo, "CartPole-v1", total_steps=steps, seed=1, eval_episodes=10)
+    summary = train(config, tmp_path / algo)
+    assert summary["eval_return_mean"] >= threshold, summary
+
+
+@pytest.mark.slow
+def test_ppo_balances_the_inverted_pendulum(tmp_path):
+    config = default_config(
+        "ppo", "InvertedPendulum-v5", total_steps=60_000, seed=1, eval_episodes=5
+    )
+    summary = train(config, tmp_path / "ip")
+    assert summary["eval_return_mean"] >= 900, summary
+
+
+def test_a_few_ppo_updates_on_a_real_atari_game(tmp_path):
+    config = default_config(
+        "ppo",
+        "Pong-v5",
+        num_envs=2,
+        n_steps=32,
+        total_steps=128,
+        n_minibatches=2,
+        n_epochs=1,
+        eval_episodes=0,
+    )
+    train(config, tmp_path / "pong")
+    rows = read_metrics(tmp_path / "pong")
+    assert [r["step"] for r in rows] == [64, 128]
+    assert all(np.isfinite(r["policy_loss"]) and r["approx_kl"] >= 0 for r in rows)
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    "algo,env_id,overrides",
+    [
+        ("ppo", "CartPole-v1", dict(num_envs=2, n_steps=64, total_steps=128 * 7)),
+        ("trpo", "Hopper-v5", dict(num_envs=1, n_steps=64, total_steps=64 * 6)),
+    ],
+)
+def test_a_killed_and_resumed_run_ends_where_an_unbroken_run_ends(
+    algo, env_id, overrides, tmp_path
+):
+    config = default_config(algo, env_id, seed=3, checkpoint_every=2, eval_episodes=2, **overrides)
+    unbroken = train(config, tmp_path / "unbroken")
+
+    def kill_after_update_5(step, metrics):
+        if step == 5 * config.num_envs * config.n_steps:
+            raise Interrupt  # after update 5 was logged, before its checkpoint: resume from 4
+
+    with pytest.raises(Interrupt):
+        train(config, tmp_path / "killed", on_update=kill_after_update_5)
+    resumed = train(config, tmp_path / "killed", resume=True)
+    assert resumed["eval_return_mean"] == unbroken["eval_return_mean"]
+    strip = lambda rows: [{k: v for k, v in r.items() if "second" not in k} for r in rows]  # noqa: E731
+    assert strip(read_metrics(tmp_path / "killed")) == strip(read_metrics(tmp_path / "unbroken"))
+    a = torch.load(sorted((tmp_path / "unbroken/checkpoints").glob("*.pt"))[-1], weights_only=False)
+    b = torch.load(sorted((tmp_path / "killed/checkpoints").glob("*.pt"))[-1], weights_only=False)
+    for key, value in a["policy"].items():
+        assert torch.equal(value, b["policy"][key]), key
+
+
+# ---- bad input, through the command line as a student meets it -----------------------------
+def run_cli(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--env", "Hoper-v5"], "did you mean 'Hopper-v5'"),
+        (["--algo", "ppo2"], "unknown algorithm 'ppo2'; did you mean 'ppo'"),
+        (["--lr", "0"], "lr must be > 0"),
+        (["--lr=-1e-3"], "lr must be > 0"),
+        (["--clip", "0"], "clip must be > 0"),
+        (["--gamma", "1.5"], r"gamma must be in \[0, 1\]"),
+        (["--algo", "a2c", "--clip", "0.2"], "--clip is not a setting of a2c"),
+        (["--algo", "trpo", "--shared"], "separate actor and critic"),
+        (["--total-steps", "0"], "total_steps must be > 0"),
+    ],
+)
+def test_mistakes_in_flags_get_one_clear_line(capsys, tmp_path, args, message):
+    code, err = run_cli(capsys, "train", "--run-dir", str(tmp_path / "r"), "--quiet", *args)
+    assert code == 2
+    assert err.startswith("rlhf: error:")
+    assert len(err.strip().splitlines()) == 1
+    assert pytest.importorskip("re").search(message, err), err
+
+
+def test_a_run_directory_holding_another_run_is_refused(capsys, tmp_path):
+    common = [
+        "train",
+        "--run-dir",
+        str(tmp_path),
+        "--quiet",
+        "--total-steps",
+        "256",
+        "--num-envs",
+        "1",
+        "--n-steps",
+        "128",
+        "--eval-episodes",
+        "0",
+    ]
+    main(common)
+    code, err = run_cli(capsys, *common, "--seed", "7")
+    assert code == 2 and "already holds a different run" in err and "seed" in err
+    code, err = run_cli(capsys, *common)
+    assert code == 2 and "--resume" in err
+
+
+class NaNAfter(gym.Env):
+    """CartPole-like env whose reward becomes NaN after 300 steps: a broken reward signal."""
+
+    observation_space = gym.spaces.Box(-1, 1, (2,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self):
+        self.t = 0
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        reward = float("nan") if self.t > 300 else 1.0
+        return np.zeros(2, dtype=np.float32), reward, False, self.t % 50 == 0, {}
+
+
+def test_a_nan_loss_stops_the_run_naming_step_and_quantity_and_keeps_the_checkpoint(tmp_path):
+    gym.register("NaNAfter-v0", entry_point=NaNAfter)
+    config = default_config(
+        "ppo",
+        "NaNAfter-v0",
+        num_envs=1,
+        n_steps=100,
+        total_steps=1000,
+        checkpoint_every=1,
+        eval_episodes=0,
+    )
+    with pytest.raises(ConfigError, match=r"at step 400: PPO loss is nan"):
+        train(config, tmp_path)
+    checkpoints = sorted((tmp_path / "checkpoints").glob("*.pt"))
+    assert checkpoints[-1].name == "step_000000000300.pt"
+    state = torch.load(checkpoints[-1], weights_only=False)
+    assert all(torch.isfinite(v).all() for v in state["policy"].values())
+
+
+def test_cli_train_writes_the_run_directory(capsys, tmp_path):
+    main(
+        [
+            "train",
+            "--algo",
+            "ppo",
+            "--env",
+            "CartPole-v1",
+            "--run-dir",
+            str(tmp_path),
+            "--quiet",
+            "--total-steps",
+            "512",
+            "--eval-episodes",
+            "2",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "eval_return_mean=" in out
+    for name in ("config.json", "metrics.jsonl", "summary.json"):
+        assert (tmp_path / name).exists()
+    assert list(tmp_path.glob("events.out.tfevents*"))
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert {
+        "eval_return_mean",
+        "eval_return_std",
+        "steps",
+        "wall_seconds",
+        "steps_per_second",
+    } <= set(summary)
+    assert all("step" in row for row in read_metrics(tmp_path))
