@@ -206,6 +206,8 @@ def train(
         summary["recent_return"] = float(np.mean(recent))
     if config.eval_episodes:
         summary.update(evaluate_run(policy, envs, config))
+    if config.video:
+        summary["videos"] = record_videos(policy, envs, config, run.path / "videos")
     run.write_summary(summary)
     run.close()
     envs.close()
@@ -229,3 +231,27 @@ def evaluate_run(policy: ActorCritic, train_envs, config: TrainConfig) -> dict:
         "eval_episodes": len(episodes),
         "eval_length_mean": float(np.mean([n for _, n in episodes])),
     }
+
+
+def record_videos(policy: ActorCritic, train_envs, config: TrainConfig, folder) -> list[str]:
+    """One deterministic evaluation episode as an MP4 (Gymnasium's RecordVideo; needs moviepy).
+
+    MuJoCo renders offscreen with MUJOCO_GL=egl on a machine without a display.
+    """
+    check(
+        make.env_family(config.env) != "atari", "--video works for classic control and MuJoCo envs"
+    )
+    try:
+        import moviepy  # noqa: F401  (RecordVideo writes MP4 through it)
+    except ImportError:
+        raise ConfigError("--video needs moviepy: pip install moviepy") from None
+    import gymnasium as gym
+
+    envs = make.make_vec_env(
+        config.env, 1, config.seed + 20_000, "sync", config.normalize_obs, render_mode="rgb_array"
+    )
+    make.set_obs_stats(envs, make.get_obs_stats(train_envs), update=False)
+    envs = gym.wrappers.vector.RecordVideo(envs, str(folder), episode_trigger=lambda i: i == 0)
+    evaluate(policy, envs, 1, config.seed + 20_000, device=config.device)
+    envs.close()
+    return sorted(str(p.relative_to(folder.parent)) for p in folder.glob("*.mp4"))

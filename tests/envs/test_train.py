@@ -209,3 +209,61 @@ def test_cli_train_writes_the_run_directory(capsys, tmp_path):
         "steps_per_second",
     } <= set(summary)
     assert all("step" in row for row in read_metrics(tmp_path))
+
+
+def test_video_of_an_evaluation_episode(tmp_path, monkeypatch):
+    pytest.importorskip("moviepy", reason="--video needs moviepy (in the dev extra)")
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    config = default_config(
+        "ppo", "InvertedPendulum-v5", total_steps=64, n_steps=64, eval_episodes=1, video=True
+    )
+    summary = train(config, tmp_path)
+    assert summary["videos"] and (tmp_path / summary["videos"][0]).stat().st_size > 1000
+
+
+def test_async_envs_train_and_resume(tmp_path):
+    config = default_config(
+        "ppo",
+        "CartPole-v1",
+        num_envs=2,
+        n_steps=32,
+        total_steps=256,
+        vectorization="async",
+        checkpoint_every=2,
+        eval_episodes=1,
+    )
+    train(config, tmp_path)
+    state = torch.load(sorted((tmp_path / "checkpoints").glob("*.pt"))[-1], weights_only=False)
+    assert state["envs"] is None  # subprocess envs cannot be pickled: a resume restarts episodes
+    longer = default_config(
+        "ppo",
+        "CartPole-v1",
+        num_envs=2,
+        n_steps=32,
+        total_steps=256,
+        vectorization="async",
+        checkpoint_every=2,
+        eval_episodes=1,
+    )
+    assert train(longer, tmp_path, resume=True)["steps"] == 256
+
+
+def test_plot_averages_runs_that_differ_only_in_the_seed(tmp_path, capsys):
+    from rlhf_from_scratch.utils.plots import group_runs
+
+    dirs = []
+    for seed in (1, 2):
+        config = default_config(
+            "ppo",
+            "CartPole-v1",
+            seed=seed,
+            num_envs=1,
+            n_steps=64,
+            total_steps=256,
+            eval_episodes=0,
+        )
+        train(config, tmp_path / f"s{seed}")
+        dirs.append(str(tmp_path / f"s{seed}"))
+    assert list(group_runs(dirs).values()) == [[tmp_path / "s1", tmp_path / "s2"]]
+    main(["plot", *dirs, "--out", str(tmp_path / "curves.png"), "--metric", "policy_loss"])
+    assert (tmp_path / "curves.png").stat().st_size > 5000
