@@ -134,18 +134,18 @@ class ActorCritic(nn.Module):
         return self.critic_head(trunk(obs)).squeeze(-1)
 
     @torch.no_grad()
-    def act(
-        self, obs: torch.Tensor, deterministic: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(action, log pi(action|s), V(s)) for a batch of observations, without gradients."""
-        features = self.actor_trunk(obs)
-        dist = self._dist_from_features(features)
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        """An action for each observation, without gradients (one call per env step)."""
+        dist = self.dist(obs)
         if deterministic:
-            action = dist.base_dist.mean if not self.discrete else dist.probs.argmax(-1)
-        else:
-            action = dist.sample()
-        trunk_v = features if self.shared else self.critic_trunk(obs)
-        return action, dist.log_prob(action), self.critic_head(trunk_v).squeeze(-1)
+            return dist.base_dist.mean if not self.discrete else dist.probs.argmax(-1)
+        # rsample draws mean + std * noise: the same law as sample(), fewer operations
+        return dist.sample() if self.discrete else dist.rsample()
+
+    @torch.no_grad()
+    def score(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log pi(a|s), V(s)) for a whole rollout at once, after it was collected."""
+        return self.dist(obs).log_prob(actions), self.value_obs(obs)
 
     def env_action(self, action: torch.Tensor) -> np.ndarray:
         """What the env receives: the stored (unclipped) action, clipped to the bounds if Box."""
