@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+from rlhf_from_scratch.utils.machine import machine_info
 
 
 def raw_env_rate(steps: int) -> float:
@@ -95,12 +95,12 @@ def main() -> None:
         else None
     )
     r["ours_vs_raw_env"] = r["ours_steps_per_second"] / r["raw_env_steps_per_second"]
+    machine = machine_info()
     meta = {
         "command": "python scripts/bench_throughput.py --steps " + str(args.steps),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
-        f"torch {torch.__version__}, 1 torch thread",
-        "cpu": _cpu_name(),
+        "date": machine["date"],
+        "machine": f"{machine['cores']} cores visible, torch {machine['torch']}, 1 torch thread",
+        "cpu": machine["cpu"],
         "steps": args.steps,
     }
     out = Path(args.out)
@@ -125,16 +125,6 @@ def main() -> None:
     ]
     (out / "throughput.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":
