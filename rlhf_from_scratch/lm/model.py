@@ -252,8 +252,8 @@ class GPT(nn.Module):
                 f"--max-new-tokens {max(self.config.block_size - P, 0)}"
             )
         mask = torch.ones_like(idx) if attention_mask is None else attention_mask.long()
-        tokens, done, past, step_input = idx, torch.zeros(B, dtype=torch.bool), None, idx
-        done = done.to(idx.device)
+        done = torch.zeros(B, dtype=torch.bool, device=idx.device)  # rows that wrote eos_id
+        tokens, past, step_input = idx, None, idx
         for _ in range(max_new_tokens):
             if use_cache:
                 h, past = self.hidden(step_input, mask, past)
