@@ -14,9 +14,10 @@ from dataclasses import MISSING, fields
 
 from rlhf_from_scratch.algos.registry import ALGOS
 from rlhf_from_scratch.envs.train import TrainConfig
+from rlhf_from_scratch.preferences.loop import PreferenceConfig
 from rlhf_from_scratch.utils.errors import ConfigError
 
-_POSITIONAL = {"algo", "env", "algo_config"}
+_POSITIONAL = {"algo", "env", "algo_config", "preference_config"}
 
 
 def _flag_type(hint):
@@ -66,6 +67,11 @@ def add_commands(commands) -> None:
     algo_group = train.add_argument_group("algorithm (each applies to the algorithms that have it)")
     for _, config_cls in ALGOS.values():
         _add_dataclass_flags(algo_group, config_cls, seen)
+    _add_dataclass_flags(
+        train.add_argument_group("learning from preferences (with --reward preferences)"),
+        PreferenceConfig,
+        seen,
+    )
     train.set_defaults(func=run_train)
 
     plot = commands.add_parser("plot", help="learning curves of run directories as a PNG")
@@ -87,6 +93,7 @@ def run_train(args: argparse.Namespace) -> None:
     _, algo_cls = get_algo(args.algo)
     algo_fields = {f.name for f in fields(algo_cls)}
     train_fields = {f.name for f in fields(TrainConfig)} - _POSITIONAL
+    train_fields |= {f.name for f in fields(PreferenceConfig)}
     overrides = {}
     for name, value in vars(args).items():
         if value is None or name in (

@@ -66,8 +66,12 @@ def make_vec_env(
     normalize_obs: bool = False,
     clip_obs: float = 10.0,
     render_mode: str | None = None,
+    fixed_length: bool = False,
 ) -> gym.vector.VectorEnv:
-    """A seeded, reset-ready vector env of `num_envs` copies of `env_id`."""
+    """A seeded, reset-ready vector env of `num_envs` copies of `env_id`.
+
+    fixed_length: termination is ignored until the time limit (see preferences/loop.py).
+    """
     check(num_envs >= 1, f"num_envs must be >= 1, got {num_envs}")
     check(
         vectorization in ("sync", "async"),
@@ -80,7 +84,8 @@ def make_vec_env(
         kwargs = {"render_mode": render_mode} if render_mode else {}
 
         def make_one() -> gym.Env:
-            return gym.make(env_id, **kwargs)
+            env = gym.make(env_id, **kwargs)
+            return IgnoreTermination(env) if fixed_length else env
 
         cls = gym.vector.SyncVectorEnv if vectorization == "sync" else gym.vector.AsyncVectorEnv
         envs = cls([make_one for _ in range(num_envs)])
@@ -93,6 +98,31 @@ def make_vec_env(
             )
     envs.action_space.seed(seed)
     return envs
+
+
+class IgnoreTermination(gym.Wrapper):
+    """Episodes run to the time limit even after the task says 'terminated' (the agent fell):
+    the rest of the episode shows the fall, with the env's own (usually zero) reward."""
+
+    def step(self, action):
+        obs, reward, _terminated, truncated, info = self.env.step(action)
+        return obs, reward, False, truncated, info
+
+
+def max_episode_steps(env_id: str) -> int | None:
+    """The time limit of an env's episodes, in agent steps (None if it has none)."""
+    spec = gym.spec(resolve_env_id(env_id))
+    if env_family(env_id) == "atari":
+        return spec.kwargs.get("max_num_frames_per_episode", 108_000) // 4
+    return spec.max_episode_steps
+
+
+def env_dt(env_id: str) -> float | None:
+    """Seconds of simulated time per step (MuJoCo's dt, CartPole's tau), or None."""
+    env = gym.make(resolve_env_id(env_id)).unwrapped
+    dt = getattr(env, "dt", None) or getattr(env, "tau", None)
+    env.close()
+    return float(dt) if dt else None
 
 
 def make_atari_vec_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
@@ -131,6 +161,19 @@ def get_obs_stats(envs: gym.vector.VectorEnv) -> dict | None:
         return None
     rms = wrapper.obs_rms
     return {"mean": rms.mean.copy(), "var": rms.var.copy(), "count": rms.count}
+
+
+def raw_observations(envs: gym.vector.VectorEnv, obs):
+    """Undo NormalizeObservation: obs * sqrt(var + eps) + mean (what a reward model reads)."""
+    wrapper = obs_rms(envs)
+    if wrapper is None:
+        return obs
+    import torch
+
+    std = torch.as_tensor(np.sqrt(wrapper.obs_rms.var + wrapper.epsilon), dtype=obs.dtype)
+    return obs * std.to(obs.device) + torch.as_tensor(wrapper.obs_rms.mean, dtype=obs.dtype).to(
+        obs.device
+    )
 
 
 def set_obs_stats(envs: gym.vector.VectorEnv, stats: dict | None, update: bool = True) -> None:

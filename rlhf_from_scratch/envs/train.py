@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,9 +27,14 @@ from rlhf_from_scratch.envs import make
 from rlhf_from_scratch.envs.defaults import DEFAULTS
 from rlhf_from_scratch.envs.policies import ActorCritic
 from rlhf_from_scratch.envs.rollout import Collector, Identity, ReturnScaler, SignClip, evaluate
+from rlhf_from_scratch.preferences.loop import PreferenceConfig, PreferenceLearner
+from rlhf_from_scratch.preferences.segments import segment_length
 from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
 from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
+
+# Christiano et al.: r_hat normalised to std 1 on MuJoCo, 0.05 on Atari; Atari clips are large.
+PREFERENCE_DEFAULTS = {"atari": {"rm_target_std": 0.05, "pool_size": 300}}
 
 
 @dataclass
@@ -51,7 +57,11 @@ class TrainConfig:
     eval_episodes: int = 10
     checkpoint_every: int = 10  # updates between checkpoints
     video: bool = False
+    reward: str = "env"  # "env" (the true reward) or "preferences" (a reward model of labels)
+    fixed_length: bool | None = None  # ignore termination until the time limit (None: on
+    # for preference runs outside Atari, off otherwise)
     algo_config: dict = field(default_factory=dict)
+    preference_config: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         check_positive("total_steps", self.total_steps)
@@ -65,6 +75,18 @@ class TrainConfig:
         )
         if self.device.startswith("cuda"):
             check(torch.cuda.is_available(), "device 'cuda' asked for, but no CUDA GPU is visible")
+        check(
+            self.reward in ("env", "preferences"),
+            f"reward must be 'env' or 'preferences', got {self.reward!r}",
+        )
+        if self.reward == "preferences":
+            PreferenceConfig(**self.preference_config).validate()
+
+    @property
+    def episodes_fixed_length(self) -> bool:
+        if self.fixed_length is not None:
+            return self.fixed_length
+        return self.reward == "preferences" and make.env_family(self.env) != "atari"
 
 
 def default_config(algo: str, env: str, **overrides) -> TrainConfig:
@@ -73,20 +95,34 @@ def default_config(algo: str, env: str, **overrides) -> TrainConfig:
     family = make.env_family(env)
     preset = copy.deepcopy(DEFAULTS[(algo, family)])
     algo_fields = {f.name for f in fields(algo_cls)}
+    preference_fields = {f.name for f in fields(PreferenceConfig)}
     algo_config = preset.pop("algo")
+    preference_config = dict(PREFERENCE_DEFAULTS.get(family, {}))
     train_fields = {f.name for f in fields(TrainConfig)}
     for key, value in overrides.items():
         if value is None:
             continue
         if key == "algo_config":
             algo_config.update(value)
+        elif key == "preference_config":
+            preference_config.update(value)
         elif key in train_fields:
             preset[key] = value
         elif key in algo_fields:
             algo_config[key] = value
+        elif key in preference_fields:
+            preference_config[key] = value
         else:
             raise ConfigError(f"'{key}' is not a setting of {algo} (or of training)")
-    return TrainConfig(algo=algo, env=env, algo_config=algo_config, **preset)
+    if preset.get("reward", "env") != "preferences":
+        check(
+            not preference_config or preference_config == PREFERENCE_DEFAULTS.get(family, {}),
+            f"{sorted(preference_config)} only apply with --reward preferences",
+        )
+        preference_config = {}
+    return TrainConfig(
+        algo=algo, env=env, algo_config=algo_config, preference_config=preference_config, **preset
+    )
 
 
 def build(config: TrainConfig):
@@ -96,7 +132,12 @@ def build(config: TrainConfig):
     algo_config = algo_config_cls(**config.algo_config)
     family = make.env_family(config.env)
     envs = make.make_vec_env(
-        config.env, config.num_envs, config.seed, config.vectorization, config.normalize_obs
+        config.env,
+        config.num_envs,
+        config.seed,
+        config.vectorization,
+        config.normalize_obs,
+        fixed_length=config.episodes_fixed_length,
     )
     policy = ActorCritic(
         envs.single_observation_space,
@@ -108,13 +149,41 @@ def build(config: TrainConfig):
     ).to(config.device)
     total_updates = math.ceil(config.total_steps / (config.num_envs * config.n_steps))
     algo = algo_cls(policy, algo_config, total_updates)
-    if family == "atari":
+    if config.reward == "preferences":
+        reward_transform = Identity()  # replaced by r_hat after each rollout
+    elif family == "atari":
         reward_transform = SignClip()
     elif config.normalize_reward:
         reward_transform = ReturnScaler(config.num_envs, getattr(algo_config, "gamma", 0.99))
     else:
         reward_transform = Identity()
     return envs, policy, algo, reward_transform, total_updates
+
+
+def build_preference_learner(config: TrainConfig, envs, run_dir) -> PreferenceLearner:
+    pc = PreferenceConfig(**config.preference_config)
+    obs_space, action_space = envs.single_observation_space, envs.single_action_space
+    discrete = hasattr(action_space, "n")
+    length = pc.segment_steps or segment_length(
+        make.env_family(config.env), make.env_dt(config.env), pc.segment_seconds
+    )
+    limit = make.max_episode_steps(config.env)
+    check(
+        limit is None or length <= limit,
+        f"segments of {length} steps are longer than the episodes of {config.env} ({limit} "
+        "steps): lower --segment-seconds or --segment-steps",
+    )
+    return PreferenceLearner(
+        pc,
+        task=make.resolve_env_id(config.env),
+        obs_shape=obs_space.shape,
+        action_dim=action_space.n if discrete else action_space.shape[0],
+        discrete=discrete,
+        segment_length=length,
+        total_steps=config.total_steps,
+        store_path=pc.preference_store or str(Path(run_dir) / "preferences.sqlite"),
+        seed=config.seed,
+    )
 
 
 def train(
@@ -135,9 +204,14 @@ def train(
     steps_per_update = config.num_envs * config.n_steps
     recent: deque[float] = deque(maxlen=20)
     start_update, wall_before = 0, 0.0
+    learner = (
+        build_preference_learner(config, envs, run.path) if config.reward == "preferences" else None
+    )
 
     state = run.load_latest_checkpoint() if resume else None
     if state is not None:
+        if learner is not None:
+            learner.load_state_dict(state["learner"])
         policy.load_state_dict(state["policy"])
         algo.load_state_dict(state["algo"])
         if state["envs"] is not None:  # an exact resume: envs continue mid-episode
@@ -166,17 +240,26 @@ def train(
                 "rng": rng_state(),
                 "recent": list(recent),
                 "wall_seconds": wall,
+                "learner": learner.state_dict() if learner is not None else None,
             },
             update * steps_per_update,
         )
 
     t0 = time.perf_counter()
+    if learner is not None and state is None:
+        # The first labels (25% of the budget) are on clips of the untrained policy.
+        warm_up_preferences(learner, collector, envs, steps_per_update, config.total_steps)
     for update in range(start_update, total_updates):
         rollout = collector.collect()
+        step = (update + 1) * steps_per_update
+        preference_metrics = {}
+        if learner is not None:  # the learner never sees the env's reward: r_hat replaces it
+            raw_obs = make.raw_observations(envs, rollout.obs)
+            rollout.rewards, preference_metrics = learner.rewards(rollout, raw_obs)
+            preference_metrics.update(learner.observe(rollout, raw_obs, step))
         advantages, returns, known = algo.estimate(
             rollout.rewards, rollout.values, rollout.terminated, rollout.truncated
         )
-        step = (update + 1) * steps_per_update
         try:
             metrics = algo.update(rollout.to_batch(advantages, returns, known), generator)
         except NonFiniteLossError as error:
@@ -193,6 +276,7 @@ def train(
         if recent:
             metrics["recent_return"] = float(np.mean(recent))
         metrics["wall_seconds"] = wall
+        metrics.update(preference_metrics)
         run.log(step, metrics)
         if on_update is not None:
             on_update(step, metrics)
@@ -204,6 +288,10 @@ def train(
     summary = {"steps": total, "wall_seconds": train_wall, "steps_per_second": total / train_wall}
     if recent:
         summary["recent_return"] = float(np.mean(recent))
+    if learner is not None:
+        summary["labels_used"] = learner.labels_used
+        summary.update({k: v for k, v in learner.fit_metrics.items() if k.startswith("rm_val")})
+        learner.store.close()
     if config.eval_episodes:
         summary.update(evaluate_run(policy, envs, config))
     if config.video:
@@ -212,6 +300,27 @@ def train(
     run.close()
     envs.close()
     return summary
+
+
+def warm_up_preferences(learner, collector, envs, steps_per_update: int, total_steps: int) -> int:
+    """Fill the clip pool from the untrained policy, label the first batch, fit the model.
+
+    These rollouts teach the policy nothing; they are not counted in the training steps (at
+    most 5% of them). Returns the env steps spent.
+    """
+    spent = 0
+    wanted = min(
+        learner.config.pool_size, 4 * learner.config.labels * learner.config.initial_fraction
+    )
+    while spent == 0 or (
+        len(learner.pool) < wanted and spent + steps_per_update <= total_steps // 20
+    ):
+        rollout = collector.collect()
+        learner.add_clips(rollout, make.raw_observations(envs, rollout.obs))
+        spent += steps_per_update
+    learner.label_due(0)
+    learner.refit()
+    return spent
 
 
 def evaluate_run(policy: ActorCritic, train_envs, config: TrainConfig) -> dict:

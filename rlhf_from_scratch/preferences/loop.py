@@ -1,0 +1,190 @@
+"""The interleaved loop of Christiano et al. 2017: the policy learns from a reward model that
+learns from comparisons of the policy's own clips.
+
+    every update:
+        rollout                  -> the learner's reward is r_hat(o, a), never the env's
+        clips of the rollout     -> the pool of recent clips
+        labels due by step T     -> pairs chosen (random / disagreement), labelled, stored
+        new labels               -> the ensemble is refitted
+    the true reward is used only by the synthetic labeler and for evaluation.
+
+Envs that end an episode when the agent falls (CartPole, Hopper, ...) would leak the reward
+through episode length, so preference runs use fixed-length episodes (termination ignored
+until the time limit; the paper did the same): falling then shows up in the clips, where the
+labeler can see it. Evaluation still runs on the unmodified env.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from rlhf_from_scratch.preferences.query import QUERY_METHODS, labels_wanted, select_pairs
+from rlhf_from_scratch.preferences.reward_model import RewardEnsemble, RewardModelConfig
+from rlhf_from_scratch.preferences.segments import SegmentPool, cut_segments
+from rlhf_from_scratch.preferences.store import PreferenceStore
+from rlhf_from_scratch.preferences.teachers import PRESETS, Teacher, TeacherConfig
+from rlhf_from_scratch.utils.errors import check, unknown
+
+
+@dataclass
+class PreferenceConfig:
+    labels: int = 700  # the total label budget
+    labeler: str = "oracle"  # a simulated teacher: oracle, stoc, mistake, myopic, skip, equal
+    query: str = "random"  # random or disagreement
+    segment_seconds: float = 1.5
+    segment_steps: int | None = None  # overrides segment_seconds (Atari: 25)
+    pool_size: int = 1000
+    initial_fraction: float = 0.25
+    label_t0: float = 2e6
+    preference_store: str | None = None  # default RUN_DIR/preferences.sqlite
+    rm_members: int = 3
+    rm_epochs: int = 8
+    rm_lr: float = 3e-4
+    rm_weight_decay: float = 1e-4
+    rm_dropout: float = 0.0
+    rm_target_std: float = 1.0
+
+    def validate(self) -> None:
+        check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
+        check(
+            self.query in QUERY_METHODS, f"query must be one of {QUERY_METHODS}, got {self.query!r}"
+        )
+        if self.labeler not in PRESETS:
+            raise unknown("labeler", self.labeler, PRESETS)
+        check(0 <= self.initial_fraction <= 1, "initial_fraction must be in [0, 1]")
+
+    def reward_model(self) -> RewardModelConfig:
+        return RewardModelConfig(
+            members=self.rm_members,
+            epochs=self.rm_epochs,
+            lr=self.rm_lr,
+            weight_decay=self.rm_weight_decay,
+            dropout=self.rm_dropout,
+            target_std=self.rm_target_std,
+        )
+
+
+def pearson(x: torch.Tensor, y: torch.Tensor) -> float:
+    x, y = x.double() - x.double().mean(), y.double() - y.double().mean()
+    denominator = (x.norm() * y.norm()).item()
+    return (x @ y).item() / denominator if denominator > 0 else float("nan")
+
+
+class PreferenceLearner:
+    def __init__(
+        self,
+        config: PreferenceConfig,
+        task: str,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        discrete: bool,
+        segment_length: int,
+        total_steps: int,
+        store_path: str,
+        seed: int,
+    ):
+        config.validate()
+        self.config, self.total_steps, self.length = config, total_steps, segment_length
+        self.rng = np.random.default_rng(seed)
+        self.teacher = Teacher(TeacherConfig(**PRESETS[config.labeler]), seed=seed + 1)
+        self.store = PreferenceStore(store_path, task)
+        self.pool = SegmentPool(config.pool_size, self.rng)
+        self.ensemble = RewardEnsemble(
+            obs_shape, action_dim, discrete, config.reward_model(), seed=seed
+        )
+        self.fitted = False
+        self.fit_metrics: dict[str, float] = {}
+
+    @property
+    def labels_used(self) -> int:
+        return len(self.store)
+
+    def add_clips(self, rollout, raw_obs: torch.Tensor) -> None:
+        T, N = rollout.mask.shape
+        done = torch.maximum(rollout.terminated, rollout.truncated)
+        count = max(2, 2 * T * N // self.length)
+        self.pool.add(
+            cut_segments(
+                raw_obs,
+                rollout.actions,
+                rollout.true_rewards,
+                rollout.mask,
+                done,
+                self.length,
+                count,
+                self.rng,
+            )
+        )
+
+    def label_due(self, step: int) -> int:
+        """Ask the teacher for the labels due by `step`; returns how many were added."""
+        c = self.config
+        due = (
+            labels_wanted(step, c.labels, self.total_steps, c.initial_fraction, c.label_t0)
+            - self.labels_used
+        )
+        if due <= 0 or len(self.pool) < 2:
+            return 0
+        pairs = select_pairs(self.pool, due, c.query, self.ensemble if self.fitted else None)
+        added = 0
+        for a, b in pairs:
+            mu = self.teacher.label(a.true_rewards, b.true_rewards)
+            if mu is None:  # the teacher skipped this query: it costs no label
+                continue
+            self.store.add_segment_pair(a, b, mu, source=f"synthetic:{c.labeler}")
+            added += 1
+        return added
+
+    def refit(self) -> dict[str, float]:
+        labelled = self.store.segment_pairs()
+        if not labelled:
+            return {}
+        self.fit_metrics = self.ensemble.fit(labelled, self.pool.segments)
+        self.fitted = True
+        return self.fit_metrics
+
+    def observe(self, rollout, raw_obs: torch.Tensor, step: int) -> dict[str, float]:
+        """Clips into the pool, the labels due, a refit if any arrived."""
+        self.add_clips(rollout, raw_obs)
+        added = self.label_due(step)
+        if added or not self.fitted:
+            self.refit()
+        return {"labels_used": self.labels_used, "labels_added": added, **self.fit_metrics}
+
+    @torch.no_grad()
+    def rewards(self, rollout, raw_obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """r_hat for every step of the rollout [T, N], and how well it tracks the true reward."""
+        T, N = rollout.mask.shape
+        obs, actions = raw_obs.flatten(0, 1), rollout.actions.flatten(0, 1)
+        members = self.ensemble.member_rewards(obs, actions)  # [M, T*N]
+        r_hat = members.mean(0).view(T, N) * rollout.mask
+        real = rollout.mask.flatten() > 0
+        metrics = {
+            "rm_true_corr": pearson(r_hat.flatten()[real], rollout.true_rewards.flatten()[real]),
+            "rm_disagreement": members.std(0)[real].mean().item() if len(members) > 1 else 0.0,
+            "true_reward_mean": rollout.true_rewards.flatten()[real].mean().item(),
+        }
+        return r_hat, metrics
+
+    def state_dict(self) -> dict:
+        return {
+            "ensemble": self.ensemble.state_dict(),
+            "val_ids": sorted(self.ensemble.val_ids),
+            "rng": self.rng.bit_generator.state,
+            "ensemble_rng": self.ensemble.rng.bit_generator.state,
+            "teacher_rng": self.teacher.rng.bit_generator.state,
+            "fitted": self.fitted,
+            "fit_metrics": self.fit_metrics,
+            "config": asdict(self.config),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ensemble.load_state_dict(state["ensemble"])
+        self.ensemble.val_ids = set(state["val_ids"])
+        self.rng.bit_generator.state = state["rng"]
+        self.ensemble.rng.bit_generator.state = state["ensemble_rng"]
+        self.teacher.rng.bit_generator.state = state["teacher_rng"]
+        self.fitted, self.fit_metrics = state["fitted"], state["fit_metrics"]

@@ -1,0 +1,242 @@
+"""A reward-model ensemble fitted to segment comparisons (Christiano et al. 2017).
+
+Lectures 000 and 004. Each member r_hat(o, a) predicts a reward per step; a clip's predicted
+return is the sum over its steps, and the probability that clip 1 is preferred is
+
+    P_hat[s1 > s2] = eps/2 + (1 - eps) sigma( sum_t r_hat(o1_t, a1_t) - sum_t r_hat(o2_t, a2_t) )
+
+with eps = 0.1: the labeler answers at random 10% of the time (bounding one wrong label's
+loss). Fitting minimises the Bradley-Terry loss (maths/bradley_terry.py) with labels mu.
+
+As in the paper: an ensemble of 3 members, each trained on a bootstrap resample of the
+labelled pairs; 1/e of the pairs held out for validation; L2 regularisation (weight decay)
+and optional dropout; each member's output normalised to zero mean and a fixed std over
+recent clips, and the learner's reward is the mean of the normalised members.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlhf_from_scratch.maths.bradley_terry import bradley_terry_loss
+from rlhf_from_scratch.preferences.segments import Segment
+from rlhf_from_scratch.utils.errors import check, check_positive
+
+
+@dataclass
+class RewardModelConfig:
+    members: int = 3
+    hidden: tuple[int, ...] = (64, 64)
+    dropout: float = 0.0
+    weight_decay: float = 1e-4  # L2
+    lr: float = 3e-4
+    epochs: int = 8  # passes over the labelled pairs per refit
+    batch_pairs: int = 32
+    eps: float = 0.1  # the random-response probability in the likelihood
+    target_std: float = 1.0  # MuJoCo 1, Atari 0.05 in the paper
+    val_fraction: float = 1 / math.e
+
+    def validate(self) -> None:
+        check_positive("reward-model members", self.members)
+        check(0 <= self.dropout < 1, f"reward-model dropout must be in [0, 1), got {self.dropout}")
+        check(0 <= self.eps < 1, f"reward-model eps must be in [0, 1), got {self.eps}")
+        check_positive("reward-model lr", self.lr)
+
+
+class RewardNet(nn.Module):
+    """One member: r_hat(o, a). An MLP on [o, a] (2 x 64 leaky ReLU, as in the paper), or the
+    Nature CNN on frames with the action's one-hot joined after the convolutions (Atari)."""
+
+    def __init__(
+        self, obs_shape: tuple[int, ...], action_dim: int, discrete: bool, config: RewardModelConfig
+    ):
+        super().__init__()
+        self.discrete, self.action_dim = discrete, action_dim
+        self.image = len(obs_shape) == 3
+        if self.image:
+            from rlhf_from_scratch.envs.policies import NatureCNN
+
+            self.encoder = NatureCNN(obs_shape[0], out_dim=256)
+            in_dim = 256 + action_dim
+        else:
+            self.encoder = nn.Identity()
+            in_dim = obs_shape[0] + action_dim
+        layers: list[nn.Module] = []
+        for size in config.hidden:
+            layers += [nn.Linear(in_dim, size), nn.LeakyReLU(0.01), nn.Dropout(config.dropout)]
+            in_dim = size
+        self.head = nn.Sequential(*layers, nn.Linear(in_dim, 1))
+        # input standardisation (vectors only), set from the data at every fit
+        self.register_buffer("in_mean", torch.zeros(0 if self.image else obs_shape[0]))
+        self.register_buffer("in_std", torch.ones(0 if self.image else obs_shape[0]))
+        self.register_buffer("out_mean", torch.zeros(()))
+        self.register_buffer("out_std", torch.ones(()))
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Raw (unnormalised) reward per step: obs [B, ...], actions [B, ...] -> [B]."""
+        if self.image:
+            features = self.encoder(obs)
+        else:
+            features = (obs.float() - self.in_mean) / self.in_std
+        if self.discrete:
+            a = nn.functional.one_hot(actions.long(), self.action_dim).float()
+        else:
+            a = actions.float().reshape(len(actions), -1)
+        return self.head(torch.cat([features, a], -1)).squeeze(-1)
+
+
+class RewardEnsemble(nn.Module):
+    def __init__(
+        self, obs_shape, action_dim: int, discrete: bool, config: RewardModelConfig, seed: int = 0
+    ):
+        super().__init__()
+        config.validate()
+        self.config = config
+        torch.manual_seed(seed)
+        self.members = nn.ModuleList(
+            RewardNet(tuple(obs_shape), action_dim, discrete, config) for _ in range(config.members)
+        )
+        self.rng = np.random.default_rng(seed)
+        self.val_ids: set[int] = set()
+
+    # ---- predictions -----------------------------------------------------------------------
+    def member_rewards(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Normalised rewards of every member: [members, B]."""
+        return torch.stack(
+            [
+                (m(obs, actions) - m.out_mean) / m.out_std * self.config.target_std
+                for m in self.members
+            ]
+        )
+
+    @torch.no_grad()
+    def reward(self, obs: torch.Tensor, actions: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """r_hat(o, a): the mean of the normalised members, what the learner is given. [B]"""
+        self.eval()
+        out = [
+            self.member_rewards(obs[i : i + chunk], actions[i : i + chunk]).mean(0)
+            for i in range(0, len(obs), chunk)
+        ]
+        return torch.cat(out) if out else torch.zeros(0)
+
+    def _segment_returns(self, member: RewardNet, segments: list[Segment]) -> torch.Tensor:
+        H = len(segments[0])
+        obs = torch.as_tensor(np.concatenate([s.obs for s in segments]))
+        actions = torch.as_tensor(np.concatenate([s.actions for s in segments]))
+        return member(obs, actions).view(len(segments), H).sum(1)
+
+    @torch.no_grad()
+    def preference_probabilities(self, pairs: list[tuple[Segment, Segment]]) -> torch.Tensor:
+        """P_hat[first > second] of each member for each pair: [members, P] (for queries)."""
+        self.eval()
+        firsts, seconds = [a for a, _ in pairs], [b for _, b in pairs]
+        return torch.stack(
+            [
+                torch.sigmoid(self._segment_returns(m, firsts) - self._segment_returns(m, seconds))
+                for m in self.members
+            ]
+        )
+
+    # ---- fitting ---------------------------------------------------------------------------
+    def split(self, comparison_ids: list[int]) -> tuple[list[int], list[int]]:
+        """Train / validation indices; a pair keeps its side once chosen (1/e held out)."""
+        for cid in comparison_ids:
+            if (
+                cid not in self.val_ids
+                and (cid * 2654435761) % 1000 < self.config.val_fraction * 1000
+            ):
+                self.val_ids.add(cid)
+        train = [i for i, cid in enumerate(comparison_ids) if cid not in self.val_ids]
+        val = [i for i, cid in enumerate(comparison_ids) if cid in self.val_ids]
+        return train, val
+
+    def fit(
+        self, labelled: list[tuple[int, Segment, Segment, float]], recent: list[Segment]
+    ) -> dict[str, float]:
+        """Refit every member on its bootstrap resample; normalise on `recent` clips."""
+        c = self.config
+        ids = [cid for cid, *_ in labelled]
+        train_idx, val_idx = self.split(ids)
+        if not train_idx:  # too few labels to hold any out: train on everything
+            train_idx, val_idx = list(range(len(labelled))), []
+        if not self.members[0].image:
+            obs = np.concatenate([s.obs for _, a, b, _ in labelled for s in (a, b)])
+            mean, std = (
+                torch.as_tensor(obs.mean(0)).float(),
+                torch.as_tensor(obs.std(0) + 1e-6).float(),
+            )
+        losses = []
+        for member in self.members:
+            if not member.image:
+                member.in_mean.copy_(mean)
+                member.in_std.copy_(std)
+            optimizer = torch.optim.Adam(member.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+            sample = self.rng.choice(train_idx, size=len(train_idx), replace=True)  # bootstrap
+            member.train()
+            for _ in range(c.epochs):
+                self.rng.shuffle(sample)
+                for start in range(0, len(sample), c.batch_pairs):
+                    batch = [labelled[i] for i in sample[start : start + c.batch_pairs]]
+                    loss = self._loss(member, batch)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    losses.append(loss.item())
+        self.normalize(recent)
+        metrics = {
+            "rm_train_loss": float(np.mean(losses[-max(1, len(train_idx) // c.batch_pairs) :]))
+        }
+        if val_idx:
+            metrics.update(self.evaluate([labelled[i] for i in val_idx]))
+        return metrics
+
+    def _loss(self, member: RewardNet, batch) -> torch.Tensor:
+        r1 = self._segment_returns(member, [a for _, a, _, _ in batch])
+        r2 = self._segment_returns(member, [b for _, _, b, _ in batch])
+        mu = torch.tensor([m for *_, m in batch], dtype=r1.dtype)
+        return bradley_terry_loss(r1, r2, mu, eps=self.config.eps)
+
+    @torch.no_grad()
+    def normalize(self, segments: list[Segment]) -> None:
+        """Each member's output to mean 0, std 1 over these clips (then x target_std)."""
+        if not segments:
+            return
+        obs = torch.as_tensor(np.concatenate([s.obs for s in segments]))
+        actions = torch.as_tensor(np.concatenate([s.actions for s in segments]))
+        for member in self.members:
+            member.eval()
+            out = torch.cat(
+                [member(obs[i : i + 4096], actions[i : i + 4096]) for i in range(0, len(obs), 4096)]
+            )
+            member.out_mean.copy_(out.mean())
+            member.out_std.copy_(out.std() + 1e-8)
+
+    @torch.no_grad()
+    def evaluate(self, labelled) -> dict[str, float]:
+        """Held-out loss and accuracy (on pairs that are not ties) of the ensemble."""
+        self.eval()
+        firsts = [a for _, a, _, _ in labelled]
+        seconds = [b for _, _, b, _ in labelled]
+        mu = torch.tensor([m for *_, m in labelled])
+        r1 = torch.stack([self._segment_returns(m, firsts) / m.out_std for m in self.members]).mean(
+            0
+        )
+        r2 = torch.stack(
+            [self._segment_returns(m, seconds) / m.out_std for m in self.members]
+        ).mean(0)
+        decided = mu != 0.5
+        accuracy = (
+            ((r1 > r2).float() == mu)[decided].float().mean().item()
+            if decided.any()
+            else float("nan")
+        )
+        return {
+            "rm_val_loss": bradley_terry_loss(r1, r2, mu.to(r1.dtype), eps=self.config.eps).item(),
+            "rm_val_accuracy": accuracy,
+            "rm_val_pairs": len(labelled),
+        }

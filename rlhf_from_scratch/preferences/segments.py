@@ -1,0 +1,103 @@
+"""Segments: short clips cut from rollouts, the things a labeler compares.
+
+Christiano et al. 2017 (lecture 000, 004): clips of 1-2 seconds -- 1.5 s of simulated time on
+MuJoCo (the number of steps follows from the env's dt), 25 agent steps on Atari. A segment
+keeps the observations and actions (what the reward model reads) and the true rewards (what
+only the synthetic labeler and the evaluation may see).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rlhf_from_scratch.utils.errors import check
+
+
+@dataclass
+class Segment:
+    obs: np.ndarray  # [H, ...] raw observations (not normalised)
+    actions: np.ndarray  # [H, ...]
+    true_rewards: np.ndarray  # [H]
+
+    def __len__(self) -> int:
+        return len(self.true_rewards)
+
+
+def segment_length(
+    family: str, dt: float | None, seconds: float = 1.5, atari_steps: int = 25
+) -> int:
+    """Steps per clip: `seconds` of simulated time (MuJoCo, classic), 25 steps on Atari."""
+    if family == "atari" or not dt:
+        return atari_steps
+    return max(2, round(seconds / dt))
+
+
+def cut_segments(
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    true_rewards: torch.Tensor,
+    mask: torch.Tensor,
+    done: torch.Tensor,
+    length: int,
+    count: int,
+    rng: np.random.Generator,
+) -> list[Segment]:
+    """Up to `count` random clips of `length` steps from a time-major rollout [T, N].
+
+    A clip lies inside one episode: all its steps are real (mask 1) and no episode ends
+    before its last step.
+    """
+    T, N = mask.shape
+    check(
+        length <= T,
+        f"segments of {length} steps are longer than the rollouts ({T} steps): "
+        "lower --segment-seconds or raise --n-steps",
+    )
+    real = mask.bool().cpu().numpy()
+    ended = done.bool().cpu().numpy()
+    # valid[t, n]: the window [t, t + length) is one stretch of a single episode
+    bad = ~real
+    bad[:-1] |= ended[:-1]  # an end at step t forbids windows that continue past t
+    bad_until = np.cumsum(np.concatenate([np.zeros((1, N)), bad]), axis=0)
+    starts = np.arange(T - length + 1)
+    # the last step of a window may end the episode; earlier ones may not
+    window_bad = bad_until[starts + length - 1] - bad_until[starts]
+    window_bad += ~real[starts + length - 1]
+    t_idx, n_idx = np.nonzero(window_bad == 0)
+    if len(t_idx) == 0:
+        return []
+    picks = rng.choice(len(t_idx), size=min(count, len(t_idx)), replace=False)
+    obs_np, act_np, rew_np = (x.cpu().numpy() for x in (obs, actions, true_rewards))
+    return [
+        Segment(
+            obs=obs_np[t : t + length, n].copy(),
+            actions=act_np[t : t + length, n].copy(),
+            true_rewards=rew_np[t : t + length, n].astype(np.float64),
+        )
+        for t, n in zip(t_idx[picks], n_idx[picks])
+    ]
+
+
+class SegmentPool:
+    """The most recent clips, from which queries are drawn (old behaviour is forgotten)."""
+
+    def __init__(self, capacity: int, rng: np.random.Generator):
+        self.capacity, self.rng = capacity, rng
+        self.segments: list[Segment] = []
+
+    def add(self, segments: list[Segment]) -> None:
+        self.segments = (self.segments + segments)[-self.capacity :]
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def random_pairs(self, n: int) -> list[tuple[Segment, Segment]]:
+        check(len(self) >= 2, "the segment pool needs at least two clips to make a query")
+        pairs = []
+        for _ in range(n):
+            i, j = self.rng.choice(len(self), size=2, replace=False)
+            pairs.append((self.segments[i], self.segments[j]))
+        return pairs

@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+import torch
+
+from rlhf_from_scratch.preferences.query import labels_wanted, select_pairs
+from rlhf_from_scratch.preferences.reward_model import RewardEnsemble, RewardModelConfig
+from rlhf_from_scratch.preferences.segments import (
+    Segment,
+    SegmentPool,
+    cut_segments,
+    segment_length,
+)
+from rlhf_from_scratch.preferences.teachers import Teacher
+
+OBS, ACT, H = 4, 2, 10
+W = np.array([1.0, -2.0, 0.5, 0.0, 1.5, -1.0])  # the hidden linear reward r = w . [o, a]
+
+
+def random_clip(rng) -> Segment:
+    obs, act = rng.normal(size=(H, OBS)), rng.normal(size=(H, ACT))
+    return Segment(
+        obs=obs.astype(np.float32),
+        actions=act.astype(np.float32),
+        true_rewards=np.concatenate([obs, act], 1) @ W,
+    )
+
+
+def test_the_ensemble_recovers_a_known_linear_reward():
+    rng = np.random.default_rng(0)
+    teacher = Teacher(seed=0)
+    labelled = []
+    for i in range(400):
+        a, b = random_clip(rng), random_clip(rng)
+        labelled.append((i, a, b, teacher.label(a.true_rewards, b.true_rewards)))
+    ensemble = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(epochs=30, lr=3e-3), seed=0)
+    metrics = ensemble.fit(labelled, [random_clip(rng) for _ in range(50)])
+    assert metrics["rm_val_accuracy"] > 0.9
+    fresh = [random_clip(rng) for _ in range(200)]
+    obs = torch.as_tensor(np.concatenate([c.obs for c in fresh]))
+    act = torch.as_tensor(np.concatenate([c.actions for c in fresh]))
+    r_hat = ensemble.reward(obs, act).numpy()
+    r_true = np.concatenate([c.true_rewards for c in fresh])
+    assert np.corrcoef(r_hat, r_true)[0, 1] > 0.9
+    # normalised over the recent clips: mean ~0, std ~1
+    assert abs(r_hat.mean()) < 0.3 and 0.7 < r_hat.std() < 1.3
+
+
+def test_members_differ_so_that_disagreement_means_something():
+    rng = np.random.default_rng(1)
+    teacher = Teacher(seed=0)
+    labelled = [
+        (i, a, b, teacher.label(a.true_rewards, b.true_rewards))
+        for i, (a, b) in enumerate((random_clip(rng), random_clip(rng)) for _ in range(60))
+    ]
+    ensemble = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(epochs=5), seed=0)
+    ensemble.fit(labelled, [])
+    pool = SegmentPool(100, rng)
+    pool.add([random_clip(rng) for _ in range(100)])
+    chosen = select_pairs(pool, 5, "disagreement", ensemble, oversample=10)
+    assert len(chosen) == 5
+    var_chosen = ensemble.preference_probabilities(chosen).var(0).mean()
+    var_random = ensemble.preference_probabilities(pool.random_pairs(50)).var(0).mean()
+    assert var_chosen > var_random
+
+
+def test_label_schedule_starts_at_a_quarter_and_ends_at_the_budget():
+    assert labels_wanted(0, 700, 1_000_000) == 175
+    wanted = [labels_wanted(t, 700, 1_000_000) for t in range(0, 1_000_001, 50_000)]
+    assert wanted == sorted(wanted) and wanted[-1] == 700
+    # c / (T + T0): the rate decays, so the second half asks for fewer labels than the first
+    assert wanted[10] - wanted[0] > wanted[20] - wanted[10]
+
+
+def test_segments_stay_inside_one_episode():
+    T, N, L = 30, 2, 5
+    obs = torch.arange(T * N, dtype=torch.float32).view(T, N, 1)
+    mask = torch.ones(T, N)
+    done = torch.zeros(T, N)
+    done[9, 0] = 1  # env 0's episode ends at step 9; step 10 is its reset step
+    mask[10, 0] = 0
+    clips = cut_segments(obs, obs, obs[..., 0], mask, done, L, 1000, np.random.default_rng(0))
+    for c in clips:
+        steps = c.obs[:, 0]
+        t0 = int(steps[0]) // N
+        env = int(steps[0]) % N
+        window = range(t0, t0 + L)
+        if env == 0:
+            assert 10 not in window and not (t0 <= 9 < t0 + L - 1)
+    assert len(clips) == len({(int(c.obs[0, 0])) for c in clips})
+
+
+def test_segment_length_follows_the_env_dt():
+    assert segment_length("mujoco", 0.008) == 188  # Hopper: 1.5 s at dt = 0.008
+    assert segment_length("atari", None) == 25
+
+
+def test_segments_longer_than_the_rollout_are_refused():
+    from rlhf_from_scratch.utils.errors import ConfigError
+
+    x = torch.zeros(4, 1, 1)
+    with pytest.raises(ConfigError, match="longer than the rollouts"):
+        cut_segments(
+            x, x, x[..., 0], torch.ones(4, 1), torch.zeros(4, 1), 8, 1, np.random.default_rng(0)
+        )
