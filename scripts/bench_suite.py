@@ -29,6 +29,8 @@ def parse_job(spec: str) -> dict:
     job["total_steps"] = int(float(parts[3])) if len(parts) > 3 and parts[3] else None
     job["flags"] = parts[4].split(",") if len(parts) > 4 and parts[4] else []
     job["name"] = f"{job['algo']}-{job['env'].replace('/', '_')}-s{job['seed']}"
+    if job["flags"]:  # runs of one env that differ in flags get their own directories
+        job["name"] += "-" + "-".join(f.lstrip("-") for f in job["flags"]).replace("/", "_")
     return job
 
 

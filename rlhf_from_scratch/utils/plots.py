@@ -30,6 +30,11 @@ def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
     for key, dirs in groups.items():
         config = json.loads(key)
         label = config.get("label") or f"{config.get('algo', '?')} {config.get('env', '')}".strip()
+        if config.get("reward") == "preferences":
+            prefs = config.get("preference_config", {})
+            label += f", {prefs.get('labels', 700)} labels ({prefs.get('query', 'random')})"
+        elif config.get("reward") == "env":
+            label += ", true reward"
         while label in labels:
             label += "'"
         labels[label] = dirs
