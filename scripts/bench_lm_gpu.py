@@ -17,7 +17,6 @@ Writes DIR/lm_gpu.json and DIR/lm_gpu.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import time
 from contextlib import nullcontext
@@ -27,6 +26,7 @@ import torch
 
 from rlhf_from_scratch.lm.model import GPT, GPTConfig
 from rlhf_from_scratch.lm.pretrain import make_optimizer
+from rlhf_from_scratch.utils.machine import machine_info
 
 GPT2_SMALL = dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, vocab_size=50304)
 SMOKE = dict(n_layer=2, n_head=2, n_embd=32, block_size=64, vocab_size=128)
@@ -133,9 +133,8 @@ def main() -> None:
         results.append(r)
     model = GPT(config)
     report = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        **machine_info(),
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-        "torch": torch.__version__,
         "smoke": args.smoke,
         "config": vars(config),
         "params_non_embedding": model.num_params(),

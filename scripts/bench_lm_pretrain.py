@@ -11,10 +11,8 @@ time, final validation loss against the corpus's entropy rate, tokens/s, sample 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -22,16 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -42,8 +30,9 @@ def main() -> None:
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more flags")
     args = parser.parse_args()
 
-    import torch
+    from rlhf_from_scratch.utils.machine import machine_info
 
+    info = machine_info()
     shutil.rmtree(args.run_dir, ignore_errors=True)
     cmd = [
         sys.executable,
@@ -72,16 +61,13 @@ def main() -> None:
     curve = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
     result = {
         "command": shown,
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": {
-            "cpu": cpu_name(),
-            "cores": os.cpu_count(),
-            "torch": torch.__version__,
-            "threads": args.threads or torch.get_num_threads(),
-            "python": platform.python_version(),
+            **info,
+            "threads": args.threads or info["torch_threads"],
             "load_average_before": load_before,
             "load_average_after": load_after,
         },
+        "date": info["date"],
         "config": config,
         "wall_time_s": wall,
         "train_time_s": summary["wall_time_s"],

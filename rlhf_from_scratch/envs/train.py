@@ -81,6 +81,7 @@ class TrainConfig:
         )
         if self.reward == "preferences":
             PreferenceConfig(**self.preference_config).validate()
+            clip_length(self)
 
     @property
     def episodes_fixed_length(self) -> bool:
@@ -160,10 +161,9 @@ def build(config: TrainConfig):
     return envs, policy, algo, reward_transform, total_updates
 
 
-def build_preference_learner(config: TrainConfig, envs, run_dir) -> PreferenceLearner:
+def clip_length(config: TrainConfig) -> int:
+    """Steps per clip of a preference run (checked against the env's episode length)."""
     pc = PreferenceConfig(**config.preference_config)
-    obs_space, action_space = envs.single_observation_space, envs.single_action_space
-    discrete = hasattr(action_space, "n")
     length = pc.segment_steps or segment_length(
         make.env_family(config.env), make.env_dt(config.env), pc.segment_seconds
     )
@@ -173,6 +173,14 @@ def build_preference_learner(config: TrainConfig, envs, run_dir) -> PreferenceLe
         f"segments of {length} steps are longer than the episodes of {config.env} ({limit} "
         "steps): lower --segment-seconds or --segment-steps",
     )
+    return length
+
+
+def build_preference_learner(config: TrainConfig, envs, run_dir) -> PreferenceLearner:
+    pc = PreferenceConfig(**config.preference_config)
+    obs_space, action_space = envs.single_observation_space, envs.single_action_space
+    discrete = hasattr(action_space, "n")
+    length = clip_length(config)
     return PreferenceLearner(
         pc,
         task=make.resolve_env_id(config.env),

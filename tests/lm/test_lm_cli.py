@@ -125,6 +125,11 @@ def test_bad_input_is_one_plain_sentence(pretrained, tmp_path, capsys):
     fails_with(
         [*PRETRAIN, "--run-dir", str(tmp_path / "a"), "--corpus", str(empty)], capsys, "is empty"
     )
+    short = tmp_path / "short.txt"
+    short.write_text("Too short to fill one context window.")
+    fails_with(
+        [*PRETRAIN, "--run-dir", str(tmp_path / "s"), "--corpus", str(short)], capsys, "too few"
+    )
     fails_with(
         [*PRETRAIN, "--run-dir", str(tmp_path / "b"), "--tokenizer", "bytes"],
         capsys,

@@ -105,3 +105,4 @@ def test_bad_preference_settings_are_refused(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):
         config = default_config("ppo", "CartPole-v1", total_steps=256, **overrides)
         train(config, tmp_path)
+    assert not (tmp_path / "config.json").exists()  # a corrected rerun may use the same folder
