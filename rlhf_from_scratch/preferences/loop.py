@@ -25,7 +25,7 @@ from rlhf_from_scratch.preferences.query import QUERY_METHODS, labels_wanted, se
 from rlhf_from_scratch.preferences.reward_model import RewardEnsemble, RewardModelConfig
 from rlhf_from_scratch.preferences.segments import SegmentPool, cut_segments
 from rlhf_from_scratch.preferences.store import PreferenceStore
-from rlhf_from_scratch.preferences.teachers import PRESETS, Teacher, TeacherConfig
+from rlhf_from_scratch.preferences.teachers import PRESETS, make_teacher
 from rlhf_from_scratch.utils.errors import check, unknown
 
 
@@ -89,7 +89,7 @@ class PreferenceLearner:
         config.validate()
         self.config, self.total_steps, self.length = config, total_steps, segment_length
         self.rng = np.random.default_rng(seed)
-        self.teacher = Teacher(TeacherConfig(**PRESETS[config.labeler]), seed=seed + 1)
+        self.teacher = make_teacher(config.labeler, seed=seed + 1)
         self.store = PreferenceStore(store_path, task)
         self.pool = SegmentPool(config.pool_size, self.rng)
         self.ensemble = RewardEnsemble(
