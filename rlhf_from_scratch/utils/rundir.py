@@ -80,9 +80,9 @@ class RunDir:
         config_path = self.path / "config.json"
         if config_path.exists():
             old = json.loads(config_path.read_text())
-            differ = sorted(
-                k for k in set(old) | set(self.config) if old.get(k) != self.config.get(k)
-            )
+            # Settings that a newer version added are not in an older run's config: only the
+            # settings the old run recorded are compared.
+            differ = sorted(k for k in old if old[k] != self.config.get(k))
             if differ:
                 detail = ", ".join(
                     f"{k}: {old.get(k)!r} there vs {self.config.get(k)!r} now" for k in differ[:5]

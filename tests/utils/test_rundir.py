@@ -53,3 +53,10 @@ def test_a_non_empty_directory_without_a_config_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not empty"):
         RunDir(tmp_path, {"a": 1}, tensorboard=False)
+
+
+def test_settings_added_by_a_newer_version_do_not_block_a_resume(tmp_path):
+    RunDir(tmp_path, {"lr": 0.1}, tensorboard=False).close()
+    RunDir(tmp_path, {"lr": 0.1, "reward": "env"}, resume=True, tensorboard=False).close()
+    with pytest.raises(ConfigError, match="different run"):
+        RunDir(tmp_path, {"lr": 0.2, "reward": "env"}, resume=True, tensorboard=False)
