@@ -82,7 +82,7 @@ class GPT2Tokenizer:
                 "--tokenizer gpt2 needs the tiktoken package (pip install tiktoken) and its "
                 "GPT-2 vocabulary files on disk; or use --tokenizer char / byte"
             ) from None
-        cache = Path(
+        cache = Path(  # the folders tiktoken itself reads, in its order
             os.environ.get("TIKTOKEN_CACHE_DIR")
             or os.environ.get("DATA_GYM_CACHE_DIR")
             or Path(tempfile.gettempdir()) / "data-gym-cache"
@@ -93,7 +93,6 @@ class GPT2Tokenizer:
                 f"tiktoken's GPT-2 vocabulary is not on disk (looked in '{cache}', set "
                 "TIKTOKEN_CACHE_DIR to the folder that holds it); this project never downloads"
             )
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)  # so tiktoken reads the same folder
         self._enc = tiktoken.get_encoding("gpt2")
         self.kind = "gpt2"
         self.eot_id = self.pad_id = self._enc.eot_token

@@ -159,6 +159,11 @@ def test_bad_input_is_one_plain_sentence(pretrained, tmp_path, capsys):
     fails_with(
         ["lm", "sample", "--checkpoint", str(tmp_path / "nothing")], capsys, "does not exist"
     )
+    fails_with(
+        ["lm", "sample", "--checkpoint", str(pretrained), "--prompts-file", str(tmp_path / "no")],
+        capsys,
+        "prompts file",
+    )
 
 
 def test_a_checkpoint_from_another_architecture_or_tokenizer_is_refused(pretrained):
