@@ -46,6 +46,15 @@ def curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array([r["step"] for r in rows], float), np.array([r[metric] for r in rows], float)
 
 
+def trailing_mean(y: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last `window` points at each point (fewer at the start; no zero padding)."""
+    if window <= 1:
+        return y
+    sums = np.cumsum(np.concatenate([[0.0], y]))
+    counts = np.minimum(np.arange(1, len(y) + 1), window)
+    return (sums[1:] - sums[np.arange(1, len(y) + 1) - counts]) / counts
+
+
 def plot_runs(
     run_dirs: list[str | Path],
     out: str | Path,
@@ -68,9 +77,7 @@ def plot_runs(
         grid = np.linspace(min(x[0] for x, _ in curves), end, 200)
         ys = []
         for x, y in curves:
-            if smooth > 1 and len(y) >= smooth:
-                y = np.convolve(y, np.ones(smooth) / smooth, mode="same")
-            ys.append(np.interp(grid, x, y))
+            ys.append(np.interp(grid, x, trailing_mean(y, smooth)))
         ys = np.array(ys)
         line = ax.plot(grid, ys.mean(0), label=f"{label} ({len(curves)} seed(s))")[0]
         if len(curves) > 1:
