@@ -60,7 +60,7 @@ class A2C:
             self.optimizer = adam(self.parameters, lr=config.lr, eps=1e-5)
         self.updates = 0
 
-    def estimate(self, rewards, values, terminated, truncated):
+    def estimate(self, rewards, values, terminated, truncated, groups=None):
         return gae_estimate(
             rewards, values, terminated, truncated, self.config.gamma, self.config.lam
         )

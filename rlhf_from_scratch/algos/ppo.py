@@ -17,6 +17,7 @@ Pseudocode (per update):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -71,17 +72,30 @@ class PPOConfig:
 class PPO:
     """PPO over any policy with the `Policy` interface; one `update(batch)` per rollout."""
 
-    def __init__(self, policy: Policy, config: PPOConfig, total_updates: int | None = None):
+    def __init__(
+        self,
+        policy: Policy,
+        config: PPOConfig,
+        total_updates: int | None = None,
+        extra_loss: Callable[[], torch.Tensor] | None = None,
+    ):
+        """extra_loss: a term added to every minibatch's loss, e.g. PPO-ptx's
+        -gamma E_pretrain[log pi(x)] (InstructGPT): the algorithm does not need to know what."""
         config.validate()
         self.policy, self.config, self.total_updates = policy, config, total_updates
+        self.extra_loss = extra_loss
         params = list(policy.policy_parameters()) + list(policy.value_parameters())
         self.parameters = params
         self.optimizer = adam(params, lr=config.lr, eps=config.adam_eps)
         self.beta = config.kl_beta
         self.updates = 0
 
-    def estimate(self, rewards, values, terminated, truncated):
-        """Advantages, value targets and a known-mask from time-major rewards (GAE)."""
+    def estimate(self, rewards, values, terminated, truncated, groups=None):
+        """Advantages, value targets and a known-mask from time-major rewards (GAE).
+
+        `groups` (a group id per column, e.g. the prompt of each response) is unused here;
+        REINFORCE's leave-one-out baseline needs it.
+        """
         return gae_estimate(
             rewards, values, terminated, truncated, self.config.gamma, self.config.lam
         )
@@ -131,6 +145,9 @@ class PPO:
             epoch_kl = 0.0
             for mb in batch.minibatches(c.n_minibatches, generator):
                 loss, stats = self.loss(mb)
+                if self.extra_loss is not None:
+                    stats["extra_loss"] = self.extra_loss()
+                    loss = loss + stats["extra_loss"]
                 check_finite("PPO loss", loss)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()

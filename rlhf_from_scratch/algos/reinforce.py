@@ -9,6 +9,10 @@ Lecture: ../shared/seeds/002 (policy-gradient derivation, reward-to-go, discount
     baseline "none":     b = 0
     baseline "constant": b = mean return over the batch
     baseline "value":    b = V_phi(s_t), fitted by regression on G_t with its own optimiser
+    baseline "leave_one_out" (RLOO, Kool et al. 2019; Ahmadian et al. 2024): K samples share a
+                         group (K responses to one prompt); b_i = mean of the other K - 1 returns,
+                             b_i = (sum_j G_j - G_i) / (K - 1)
+                         unbiased, and no value network at all
 
 Only steps whose return is known enter the loss: an episode still running when the rollout
 stops is masked out (or bootstrapped with V(s_T) when a value baseline exists).
@@ -26,7 +30,7 @@ from rlhf_from_scratch.maths.returns import reward_to_go
 from rlhf_from_scratch.utils.errors import check, check_positive
 
 RETURN_TYPES = ("total", "reward_to_go")
-BASELINES = ("none", "constant", "value")
+BASELINES = ("none", "constant", "value", "leave_one_out")
 
 
 @dataclass
@@ -61,6 +65,20 @@ def episode_total_return(
     return total
 
 
+def leave_one_out_baseline(returns: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
+    """b_i = (sum_{j in group(i)} G_j - G_i) / (K - 1), per time step [T, N]."""
+    check(groups is not None, "the leave_one_out baseline needs groups (K samples per prompt)")
+    groups = torch.as_tensor(groups, device=returns.device)
+    onehot = (groups.unsqueeze(0) == groups.unique().unsqueeze(1)).to(returns.dtype)  # [G, N]
+    sizes = onehot.sum(1) @ onehot  # K of each column's group, [N]
+    check(
+        bool((sizes >= 2).all()),
+        "every group needs at least 2 samples for a leave-one-out baseline",
+    )
+    group_sums = (returns @ onehot.T) @ onehot  # sum over each column's group, [T, N]
+    return (group_sums - returns) / (sizes - 1)
+
+
 class Reinforce:
     def __init__(self, policy: Policy, config: ReinforceConfig, total_updates: int | None = None):
         config.validate()
@@ -78,8 +96,11 @@ class Reinforce:
             self.value_optimizer = adam(value_params, lr=config.value_lr)
         self.updates = 0
 
-    def estimate(self, rewards, values, terminated, truncated):
-        """(G - b, G_t, known): the weights of grad log pi, the value targets, and which steps count."""
+    def estimate(self, rewards, values, terminated, truncated, groups=None):
+        """(G - b, G_t, known): the weights of grad log pi, the value targets, and which steps count.
+
+        groups [N]: which columns are samples for the same prompt (leave-one-out baseline only).
+        """
         c = self.config
         use_values = values if c.baseline == "value" else None
         rtg, known = reward_to_go(rewards, terminated, truncated, c.gamma, use_values)
@@ -92,6 +113,8 @@ class Reinforce:
             weight = weight - masked_mean(weight, known)
         elif c.baseline == "value":
             weight = weight - values[:-1]
+        elif c.baseline == "leave_one_out":
+            weight = weight - leave_one_out_baseline(weight, groups)
         return weight, rtg, known
 
     def update(self, batch: Batch, generator: torch.Generator | None = None) -> dict[str, float]:

@@ -116,7 +116,7 @@ class TRPO:
         self.value_optimizer = adam(value_params, lr=config.value_lr)
         self.updates = 0
 
-    def estimate(self, rewards, values, terminated, truncated):
+    def estimate(self, rewards, values, terminated, truncated, groups=None):
         return gae_estimate(
             rewards, values, terminated, truncated, self.config.gamma, self.config.lam
         )

@@ -117,3 +117,18 @@ def test_padding_changes_no_loss(tiny):
     loss, _ = algo.loss(batch)
     loss_padded, _ = algo.loss(padded)
     assert loss.item() == pytest.approx(loss_padded.item())
+
+
+def test_an_extra_loss_term_is_added_to_every_minibatch(tiny):
+    """PPO-ptx's pretraining term enters through extra_loss: PPO does not know what it is."""
+    TinyPolicy, make_batch = tiny
+    policy = TinyPolicy()
+    calls = []
+
+    def extra():
+        calls.append(1)
+        return 0.0 * sum(p.sum() for p in policy.policy_parameters()) + 0.25
+
+    algo = PPO(policy, PPOConfig(n_epochs=2, n_minibatches=3), extra_loss=extra)
+    metrics = algo.update(make_batch(policy, n=30))
+    assert len(calls) == 6 and metrics["extra_loss"] == pytest.approx(0.25)

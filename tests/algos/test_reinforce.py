@@ -146,3 +146,29 @@ def test_total_return_is_broadcast_from_each_episode_start():
     term = torch.tensor([[0.0], [1.0], [0.0], [1.0]])
     total = episode_total_return(rtg, term, torch.zeros_like(term))
     assert total[:, 0].tolist() == [3.0, 3.0, 5.0, 5.0]
+
+
+def test_leave_one_out_baseline_by_hand():
+    from rlhf_from_scratch.algos.reinforce import leave_one_out_baseline
+
+    returns = torch.tensor([[1.0, 3.0, 5.0, 10.0, 20.0]])
+    groups = torch.tensor([0, 0, 0, 1, 1])  # three samples of prompt 0, two of prompt 1
+    b = leave_one_out_baseline(returns, groups)
+    assert b.tolist() == [[4.0, 3.0, 2.0, 20.0, 10.0]]
+
+
+def test_leave_one_out_needs_groups():
+    from rlhf_from_scratch.utils.errors import ConfigError
+
+    algo = Reinforce(Tabular(), ReinforceConfig(baseline="leave_one_out"))
+    r = torch.ones(2, 3)
+    with pytest.raises(ConfigError, match="needs groups"):
+        algo.estimate(r, torch.zeros(3, 3), torch.ones(2, 3), torch.zeros(2, 3))
+    with pytest.raises(ConfigError, match="at least 2"):
+        algo.estimate(
+            r,
+            torch.zeros(3, 3),
+            torch.ones(2, 3),
+            torch.zeros(2, 3),
+            groups=torch.tensor([0, 1, 1]),
+        )
