@@ -105,15 +105,14 @@ class PPO:
         c = self.config
         dist = self.policy.distribution(mb)
         logp = dist.log_prob(mb.actions)
-        log_ratio = logp - mb.logp_old
-        ratio = log_ratio.exp()
+        ratio = (logp - mb.logp_old).exp()
         adv = normalize(mb.advantages, mb.mask) if c.normalize_advantages else mb.advantages
-        approx_kl = masked_mean(kl_k3(logp, mb.logp_old), mb.mask)
         if c.variant == "clip":
             surrogate = torch.min(ratio * adv, ratio.clamp(1 - c.clip, 1 + c.clip) * adv)
             policy_loss = -masked_mean(surrogate, mb.mask)
         else:
-            policy_loss = -masked_mean(ratio * adv, mb.mask) + self.beta * approx_kl
+            kl = masked_mean(kl_k3(logp, mb.logp_old), mb.mask)
+            policy_loss = -masked_mean(ratio * adv, mb.mask) + self.beta * kl
         v_loss = value_loss(
             self.policy.value(mb),
             mb.returns,
@@ -123,15 +122,15 @@ class PPO:
         )
         entropy = masked_mean(dist.entropy(), mb.mask)
         loss = policy_loss + c.vf_coef * v_loss - c.ent_coef * entropy
-        clipfrac = masked_mean(((ratio - 1).abs() > c.clip).float(), mb.mask)
-        stats = {
-            "policy_loss": policy_loss,
-            "value_loss": v_loss,
-            "entropy": entropy,
-            "approx_kl": approx_kl,
-            "clipfrac": clipfrac,
-            "ratio_mean": masked_mean(ratio, mb.mask),
-        }
+        with torch.no_grad():  # for the logs only: no autograd graph
+            stats = {
+                "policy_loss": policy_loss.detach(),
+                "value_loss": v_loss.detach(),
+                "entropy": entropy.detach(),
+                "approx_kl": masked_mean(kl_k3(logp, mb.logp_old), mb.mask),
+                "clipfrac": masked_mean(((ratio - 1).abs() > c.clip).float(), mb.mask),
+                "ratio_mean": masked_mean(ratio, mb.mask),
+            }
         return loss, stats
 
     def update(self, batch: Batch, generator: torch.Generator | None = None) -> dict[str, float]:
