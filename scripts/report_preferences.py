@@ -1,0 +1,113 @@
+"""Table and figure for learning from preferences: return vs label budget, beside the true reward.
+
+    python scripts/report_preferences.py runs/bench_pref_pendulum --out benchmarks/preferences/pendulum \
+        --command "python scripts/bench_suite.py ..."
+
+Groups the run directories by (reward, label budget, query method); reports each group's final
+deterministic evaluation (mean and std over seeds), labels used, the reward model's held-out
+accuracy, and the return as a fraction of the true-reward runs' (the paper's comparison). The
+figure is `rlhf plot` over all runs (seeds averaged), so it can be regenerated from the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from rlhf_from_scratch.utils.machine import machine_info
+from rlhf_from_scratch.utils.plots import plot_runs
+from rlhf_from_scratch.utils.rundir import read_metrics
+
+
+def group_key(config: dict) -> tuple:
+    prefs = config.get("preference_config") or {}
+    if config.get("reward") != "preferences":
+        return ("true reward", 0, "")
+    return ("preferences", prefs.get("labels", 700), prefs.get("query", "random"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("root", help="a folder of run directories")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--command", default="", help="the command that made the runs")
+    args = parser.parse_args()
+    runs = sorted(p.parent for p in Path(args.root).glob("*/config.json"))
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for run in runs:
+        config = json.loads((run / "config.json").read_text())
+        summary_path = run / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+        last = read_metrics(run)[-1] if read_metrics(run) else {}
+        groups[group_key(config)].append(
+            {"run": run, "config": config, "summary": summary, "last": last}
+        )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = next(iter(groups.values()))[0]["config"]["env"]
+    true_runs = [
+        r["summary"]["eval_return_mean"]
+        for r in groups.get(("true reward", 0, ""), [])
+        if r["summary"]
+    ]
+    true_mean = float(np.mean(true_runs)) if true_runs else None
+    machine = machine_info()
+    lines = [
+        f"# Learning from synthetic preferences: {env}",
+        "",
+        f"- date: {machine['date']}; machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}",
+        f"- command: `{args.command}`"
+        if args.command
+        else "- command: see config.json of each run",
+        "- return: the final deterministic evaluation (summary.json), mean ± std over seeds; "
+        "random policy and true-reward PPO for scale. Unfinished runs are marked.",
+        "",
+        "| reward | labels | query | seeds | eval return | vs true reward | RM held-out acc. | corr(r_hat, r) last update |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key in sorted(groups, key=lambda k: (k[0] != "true reward", k[1], k[2])):
+        rows = groups[key]
+        done = [r for r in rows if r["summary"]]
+        returns = [r["summary"]["eval_return_mean"] for r in done]
+        ret = f"{np.mean(returns):.0f} ± {np.std(returns):.0f}" if returns else "unfinished"
+        if len(done) < len(rows):
+            ret += f" ({len(rows) - len(done)} unfinished)"
+        rel = ""
+        if returns and true_mean is not None and key[0] != "true reward":
+            rel = f"{np.mean(returns) - true_mean:+.0f}"  # a difference: returns may be negative
+        acc = [
+            r["summary"].get("rm_val_accuracy")
+            for r in done
+            if r["summary"].get("rm_val_accuracy") is not None
+        ]
+        corr = [
+            r["last"].get("rm_true_corr") for r in rows if r["last"].get("rm_true_corr") is not None
+        ]
+        acc_text = f"{np.mean(acc):.3f}" if acc else "-"
+        corr_text = f"{np.mean(corr):.3f}" if corr else "-"
+        lines.append(
+            f"| {key[0]} | {key[1] or '-'} | {key[2] or '-'} | {len(rows)} | {ret} | {rel or '-'} | "
+            f"{acc_text} | {corr_text} |"
+        )
+    lines += [
+        "",
+        "'vs true reward' is the difference of mean returns to the true-reward runs (same seeds).",
+        "",
+    ]
+    figure = plot_runs(
+        [r["run"] for rows in groups.values() for r in rows],
+        out / "curves.png",
+        metric="episodic_return",
+        title=f"{env}: true return vs env steps",
+    )
+    lines += [f"![learning curves]({figure.name})", ""]
+    (out / "README.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
