@@ -4,6 +4,9 @@ rlhf lm pretrain --run-dir runs/lm-pretrain                  (CPU, a few minutes
 rlhf lm pretrain --config gpt2-small --device cuda --compile  (GPU)
 rlhf lm sft --init runs/lm-pretrain --run-dir runs/lm-sft
 rlhf lm sample --checkpoint runs/lm-sft --prompt "Write a positive review of the bakery."
+rlhf lm rm --policy runs/lm-sft --run-dir runs/lm-rm            (comparisons + reward model)
+rlhf lm rlhf --policy runs/lm-sft --reward-model runs/lm-rm --algo ppo --run-dir runs/lm-ppo
+rlhf demo                                  (pretrain -> SFT -> RM -> PPO, ~10 minutes on CPU)
 """
 
 from __future__ import annotations
@@ -70,6 +73,56 @@ def add_commands(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("rm", help="rank SFT samples with the gold labeler, train a reward model")
+    common(p, "runs/lm-rm")
+    p.add_argument("--policy", required=True, help="the SFT run directory (or checkpoint)")
+    p.add_argument("--store", default=None, help="preference store (default RUN_DIR/...sqlite)")
+    p.add_argument(
+        "--gold", default=None, help="the ranking labeler: instruction, sentiment, grammar"
+    )
+    p.add_argument("--num-prompts", type=int, default=None, help="rankings to collect")
+    p.add_argument("--k", type=int, default=None, help="responses ranked per prompt (K >= 2)")
+    p.add_argument("--held-out", type=float, default=None, help="fraction of rankings held out")
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None)
+    p.set_defaults(func=cmd_rm)
+
+    p = sub.add_parser("rlhf", help="RL of an SFT model against a reward model (--algo)")
+    common(p, "runs/lm-rlhf")
+    p.add_argument("--policy", required=True, help="the SFT run directory (pi_SFT)")
+    p.add_argument("--reward-model", required=True, help="the `rlhf lm rm` run directory")
+    p.add_argument("--algo", default="ppo", help="ppo, reinforce (RLOO), a2c or trpo")
+    p.add_argument("--updates", type=int, default=None)
+    p.add_argument("--prompts-per-update", type=int, default=None)
+    p.add_argument("--samples-per-prompt", type=int, default=None, help="K (RLOO groups)")
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--kl-coef", type=float, default=None, help="beta (initial when adaptive)")
+    p.add_argument("--kl-target", type=float, default=None, help="adaptive KL target (nats)")
+    p.add_argument("--kl-horizon", type=int, default=None)
+    p.add_argument("--ptx-coef", type=float, default=None, help="PPO-ptx gamma (0 = off)")
+    p.add_argument("--prompts-file", default=None, help="instructions, one per line")
+    p.add_argument("--num-prompts", type=int, default=None)
+    p.add_argument("--num-eval-prompts", type=int, default=None)
+    p.add_argument("--gold", default=None, help="gold reward: instruction, sentiment, grammar")
+    p.set_defaults(func=cmd_rlhf)
+
+    p = subparsers.add_parser(
+        "demo", help="pretrain -> SFT -> comparisons -> reward model -> PPO, with a report"
+    )
+    p.add_argument("--run-dir", default="runs/demo")
+    p.add_argument("--resume", action="store_true", help="continue the demo in --run-dir")
+    p.add_argument("--size", default="default", help="default (~10 min on 2 CPU cores) or smoke")
+    p.add_argument("--algo", default="ppo", help="ppo, reinforce (RLOO), a2c or trpo")
+    p.add_argument("--kl-coef", type=float, default=None, help="beta")
+    p.add_argument("--kl-target", type=float, default=None, help="adaptive KL target (nats)")
+    p.add_argument("--hacking", action="store_true", help="also run beta = 0 (reward hacking)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo)
 
 
 def _overrides(args: argparse.Namespace, keys: list[str]) -> dict:
@@ -187,7 +240,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise ConfigError(f"--num-samples must be >= 1, got {args.num_samples}")
     model, tokenizer, state = load_model(args.checkpoint, args.tokenizer)
     model.to(resolve_device(args.device))
-    is_sft = state.get("kind") == "sft"
+    is_sft = state.get("kind") in ("sft", "rlhf")
     if not prompts:  # a pretrained model writes freely; an SFT model gets two instructions
         prompts = (
             [
@@ -212,3 +265,113 @@ def cmd_sample(args: argparse.Namespace) -> None:
         scores = gold.all_scores(prompt, text)
         parts = [f"{k} {v:+.2f}" for k, v in scores.items() if not math.isnan(v)]
         print(f"--- {prompt!r}\n{text}\n[gold: {', '.join(parts)}]")
+
+
+def cmd_rm(args: argparse.Namespace) -> None:
+    from rlhf_from_scratch.lm.reward_model import RMConfig, train_reward_model
+    from rlhf_from_scratch.utils.rundir import RunDir
+
+    keys = ["policy", "store", "gold", "num_prompts", "k", "held_out", "max_new_tokens",
+            "epochs", "lr", "checkpoint_every", "seed", "device"]  # fmt: skip
+    _threads(args)
+    cfg = RMConfig(**_overrides(args, keys))
+    if args.batch_size is not None:
+        cfg.rankings_per_batch = args.batch_size
+    run = RunDir(args.run_dir, {"command": "lm rm", **asdict(cfg)}, resume=args.resume)
+    bar, on_step = _progress(0, not args.no_progress, ("train_loss", "held_out_accuracy"))
+    try:
+        summary = train_reward_model(cfg, run, on_step)
+    finally:
+        bar.close()
+        run.close()
+    print(
+        f"reward model: {summary['comparisons']} comparisons from {summary['rankings']} "
+        f"rankings (K={summary['k']}); held-out accuracy {summary['held_out_accuracy_before']:.3f}"
+        f" -> {summary['held_out_accuracy']:.3f} vs the gold '{summary['gold']}' labeler "
+        f"-> {run.path}"
+    )
+
+
+def cmd_rlhf(args: argparse.Namespace) -> None:
+    from rlhf_from_scratch.lm.rlhf import RLHFConfig, rlhf
+    from rlhf_from_scratch.utils.rundir import RunDir
+
+    keys = ["policy", "reward_model", "algo", "updates", "prompts_per_update",
+            "samples_per_prompt", "max_new_tokens", "temperature", "kl_coef", "kl_target",
+            "kl_horizon", "ptx_coef", "prompts_file", "num_prompts", "num_eval_prompts",
+            "gold", "lr", "eval_every", "checkpoint_every", "seed", "device"]  # fmt: skip
+    _threads(args)
+    cfg = RLHFConfig(**_overrides(args, keys))
+    if args.steps is not None:
+        cfg.updates = args.steps
+    cfg.validate()
+    run = RunDir(args.run_dir, {"command": "lm rlhf", **asdict(cfg)}, resume=args.resume)
+    bar, on_step = _progress(cfg.updates, not args.no_progress, ("rm_score", "kl", "beta"))
+    try:
+        summary = rlhf(cfg, run, on_step)
+    finally:
+        bar.close()
+        run.close()
+    _print_before_after(summary["before"], summary["after"])
+    print(
+        f"{cfg.algo}: {summary['updates']} updates in {summary['wall_time_s']:.0f} s -> {run.path}"
+    )
+
+
+def _print_before_after(before: dict, after: dict, samples: int = 2) -> None:
+    for key, name in (("gold_reward", "gold reward"), ("rm_score", "RM score"),
+                      ("kl", "KL to SFT (nats)"), ("grammar", "grammaticality"),
+                      ("repetition", "repetition")):  # fmt: skip
+        print(f"  {name:<18} {before[key]:7.3f} -> {after[key]:7.3f}")
+    for b, a in list(zip(before.get("samples", []), after.get("samples", []), strict=False))[
+        :samples
+    ]:
+        print(f"  --- {b['prompt'].splitlines()[0]}")
+        print(f"      before: {b['response']!r}")
+        print(f"      after:  {a['response']!r}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from rlhf_from_scratch.lm.demo import DemoConfig, demo
+
+    _threads(args)
+    cfg = DemoConfig(size=args.size, algo=args.algo, kl_target=args.kl_target,
+                     hacking=args.hacking, seed=args.seed, device=args.device)  # fmt: skip
+    if args.kl_coef is not None:
+        cfg.kl_coef = args.kl_coef
+    bars = []
+
+    def on_stage(name: str, total: int):
+        for bar in bars:
+            bar.close()
+        bar = tqdm(total=total or None, desc=name, disable=args.no_progress, dynamic_ncols=True)
+        bars.append(bar)
+
+        def on_step(step: int, metrics: dict) -> None:
+            bar.n = step
+            bar.refresh()
+
+        return on_step
+
+    try:
+        summary = demo(cfg, args.run_dir, args.resume, on_stage)
+    finally:
+        for bar in bars:
+            bar.close()
+    print(
+        f"pretrain val loss {summary['pretrain_val_loss']:.3f}; SFT instruction following "
+        f"{summary['sft_gold_instruction']:.2f}; reward model held-out accuracy "
+        f"{summary['rm_held_out_accuracy']:.3f} ({summary['rm_comparisons']} comparisons)"
+    )
+    _print_before_after(
+        {**summary["before"], "samples": summary["samples_before"]},
+        {**summary["after"], "samples": summary["samples_after"]},
+        samples=3,
+    )
+    if "beta0_after" in summary:
+        print("  beta = 0 (no KL penalty): " + ", ".join(
+            f"{k} {summary['beta0_after'][k]:.3f}" for k in ("gold_reward", "rm_score", "kl",
+                                                           "grammar")))  # fmt: skip
+    print(f"{summary['wall_time_s']:.0f} s; report: {Path(args.run_dir) / 'report.md'}")

@@ -136,6 +136,19 @@ class PreferenceStore:
         ).fetchall()
         return [(cid, decode_segment(pa), decode_segment(pb), mu) for cid, pa, pb, mu in rows]
 
+    def text_comparisons(self) -> list[tuple[int, int | None, int, dict, int, dict, float]]:
+        """(comparison id, group, first id, first text, second id, second text, mu) for every
+        comparison of two texts; a text item's payload is JSON, e.g. {"prompt", "response"}."""
+        rows = self.db.execute(
+            "SELECT c.id, c.grp, a.id, a.payload, b.id, b.payload, c.mu FROM comparisons c "
+            "JOIN items a ON a.id = c.first JOIN items b ON b.id = c.second "
+            "WHERE a.kind = 'text' AND b.kind = 'text' ORDER BY c.id"
+        ).fetchall()
+        return [
+            (cid, grp, ia, json.loads(pa), ib, json.loads(pb), mu)
+            for cid, grp, ia, pa, ib, pb, mu in rows
+        ]
+
     # ---- moving labels between stores ------------------------------------------------------
     def export_jsonl(self, path: str | Path) -> int:
         """One JSON object per comparison, items inline (binary payloads base64)."""

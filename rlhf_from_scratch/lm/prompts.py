@@ -1,0 +1,44 @@
+"""The prompts of RLHF, and how a (prompt, response) pair becomes one token sequence.
+
+InstructGPT's three steps all draw prompts from one distribution: the reward model is
+trained on responses to some of them, RL on others, and evaluation on held-out ones. Here
+they are the instructions of the built-in corpus ("Write a positive review of the pizza
+place in two sentences."), with a different seed for each use, or the lines of a file.
+
+A response is scored as the sequence  <eot> "Instruction: ...\\nResponse: " response <eot>:
+the end-of-text token is the last token, where the reward model's head is read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rlhf_from_scratch.lm.corpus import format_prompt, generate_demonstrations
+from rlhf_from_scratch.lm.sample import encode_prompt
+from rlhf_from_scratch.utils.errors import ConfigError
+
+# One seed per use, so that the three sets of prompts never share a draw.
+RM_PROMPT_SEED, RL_PROMPT_SEED, EVAL_PROMPT_SEED = 2_000, 3_000, 4_000
+
+
+def instruction_prompts(n: int, seed: int) -> list[str]:
+    """n formatted prompts ("Instruction: ...\\nResponse: ") from the corpus's generator."""
+    if n < 1:
+        raise ConfigError(f"RLHF needs prompts: asked for {n}; use --num-prompts >= 1")
+    return [d.prompt for d in generate_demonstrations(n, seed)]
+
+
+def read_prompts(path: str | Path) -> list[str]:
+    """Formatted prompts from a file of instructions, one per line (blank lines skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"prompts file '{path}' does not exist")
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not lines:
+        raise ConfigError(f"prompts file '{path}' holds no prompts; write one instruction a line")
+    return [format_prompt(line) for line in lines]
+
+
+def sequence_ids(tokenizer, prompt: str, response: str) -> list[int]:
+    """<eot> prompt response <eot>: what the reward model reads."""
+    return encode_prompt(tokenizer, prompt) + tokenizer.encode(response) + [tokenizer.eot_id]
