@@ -39,7 +39,7 @@ from rlhf_from_scratch.lm.prompts import (
     read_prompts,
 )
 from rlhf_from_scratch.lm.reward_model import check_policy_state, load_reward_model
-from rlhf_from_scratch.lm.rollout import rollout
+from rlhf_from_scratch.lm.rollout import reward_model_fn, rollout
 from rlhf_from_scratch.utils.errors import check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
 from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
@@ -133,14 +133,12 @@ def repetition(text: str) -> float:
 
 
 @torch.no_grad()
-def evaluate(
-    policy, reference, reward_model, tokenizer, prompts, cfg: RLHFConfig, seed: int
-) -> dict:
+def evaluate(policy, reference, reward_fn, tokenizer, prompts, cfg: RLHFConfig, seed: int) -> dict:
     """Gold reward, RM score, KL to pi_SFT, grammaticality, repetition on held-out prompts
     (one sample each, at the training temperature; the same seed every time)."""
     generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed)
     ro = rollout(
-        policy, reference, reward_model, tokenizer, prompts, 1, 0.0,
+        policy, reference, reward_fn, tokenizer, prompts, 1, 0.0,
         lambda r, v, te, tr, g: (r, r, torch.ones_like(r)), cfg.max_new_tokens,
         None, generator,
     )  # fmt: skip
@@ -201,6 +199,7 @@ def rlhf(cfg: RLHFConfig, run: RunDir, on_step: Callable[[int, dict], None] | No
     device = resolve_device(cfg.device)
     set_seed(cfg.seed)
     (actor, reference, critic, reward_model), tokenizer = load_models(cfg, device)
+    reward_fn = reward_model_fn(reward_model)
     if cfg.prompts_file:
         prompts = read_prompts(cfg.prompts_file)
         eval_prompts = prompts[: cfg.num_eval_prompts]
@@ -230,7 +229,7 @@ def rlhf(cfg: RLHFConfig, run: RunDir, on_step: Callable[[int, dict], None] | No
         set_rng_state(state["rng"])
         step, before = state["step"], state["before"]
     else:
-        before = evaluate(policy, reference, reward_model, tokenizer, eval_prompts, cfg, cfg.seed)
+        before = evaluate(policy, reference, reward_fn, tokenizer, eval_prompts, cfg, cfg.seed)
         run.log(0, {k: v for k, v in before.items() if k != "samples"})
 
     start_time = time.time()
@@ -239,7 +238,7 @@ def rlhf(cfg: RLHFConfig, run: RunDir, on_step: Callable[[int, dict], None] | No
         at = (step * n_per) % len(prompts)
         batch_prompts = (prompts[at:] + prompts)[:n_per]
         ro = rollout(
-            policy, reference, reward_model, tokenizer, batch_prompts, cfg.samples_per_prompt,
+            policy, reference, reward_fn, tokenizer, batch_prompts, cfg.samples_per_prompt,
             kl_control.beta, algo.estimate, cfg.max_new_tokens, cfg.no_eos_penalty, generator,
         )  # fmt: skip
         metrics = algo.update(ro.batch, update_rng)
@@ -254,7 +253,7 @@ def rlhf(cfg: RLHFConfig, run: RunDir, on_step: Callable[[int, dict], None] | No
         kl_control.update(kl, len(ro.responses))
         step += 1
         if step % cfg.eval_every == 0 or step == cfg.updates:
-            ev = evaluate(policy, reference, reward_model, tokenizer, eval_prompts, cfg, cfg.seed)
+            ev = evaluate(policy, reference, reward_fn, tokenizer, eval_prompts, cfg, cfg.seed)
             metrics.update({f"eval_{k}": v for k, v in ev.items() if k != "samples"})
         run.log(step, metrics)
         if on_step is not None:
@@ -274,7 +273,7 @@ def rlhf(cfg: RLHFConfig, run: RunDir, on_step: Callable[[int, dict], None] | No
                 },
                 step,
             )
-    after = evaluate(policy, reference, reward_model, tokenizer, eval_prompts, cfg, cfg.seed)
+    after = evaluate(policy, reference, reward_fn, tokenizer, eval_prompts, cfg, cfg.seed)
     summary = {
         "algo": cfg.algo,
         "before": before,

@@ -20,7 +20,9 @@ changes no loss.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -63,6 +65,14 @@ def episode_ends(mask: torch.Tensor) -> torch.Tensor:
     return (positions[None, :] >= last_index(mask)[:, None]).to(torch.float32)
 
 
+RewardFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (tokens, mask) -> [B]
+
+
+def reward_model_fn(reward_model: GPT) -> RewardFn:
+    """r_theta(x, y) read at the last real token of each sequence (the usual reward)."""
+    return partial(last_token_scores, reward_model)
+
+
 @dataclass
 class Rollout:
     batch: Batch
@@ -79,7 +89,7 @@ class Rollout:
 def rollout(
     policy: LMActorCritic,
     reference: GPT,
-    reward_model: GPT,
+    reward_fn: RewardFn,
     tokenizer,
     prompts: list[str],
     samples_per_prompt: int,
@@ -91,6 +101,8 @@ def rollout(
 ) -> Rollout:
     """Sample `samples_per_prompt` responses to each prompt and fill a Batch.
 
+    reward_fn: scores whole sequences (tokens [B, L], attention mask [B, L]) -> [B]; the
+        reward model (`reward_model_fn`), or any scorer (an oracle reward in the tests).
     estimate: the algorithm's `estimate(rewards, values, terminated, truncated, groups)`.
     """
     check(len(prompts) > 0, "a rollout needs prompts; got none")
@@ -118,7 +130,7 @@ def rollout(
     logp_ref = response_logprobs(reference, obs, actions, policy.temperature) * mask
     values = policy.value(probe) * mask
     with autocast_for(device):
-        score = last_token_scores(reward_model, tokens, attention).float()
+        score = reward_fn(tokens, attention).float()
     ended = ((actions == tokenizer.eot_id) & (mask > 0)).any(1)
     if no_eos_penalty is not None:
         score = torch.where(ended, score, torch.full_like(score, no_eos_penalty))

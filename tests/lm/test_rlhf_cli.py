@@ -1,0 +1,190 @@
+"""`rlhf lm rm`, `rlhf lm rlhf --algo ...` and `rlhf demo` end to end at a tiny size; resume;
+and the bad input of the issue, each a one-line error."""
+
+import json
+
+import pytest
+import torch
+
+from rlhf_from_scratch.cli import main
+from rlhf_from_scratch.lm.checkpoint import load_state
+from rlhf_from_scratch.lm.tokenizer import Tokenizer
+
+TINY = ["--device", "cpu", "--no-progress"]
+
+
+def fails_with(argv, capsys, message: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def stages(tmp_path_factory):
+    """A tiny pretrained, fine-tuned GPT and a reward model trained on its ranked samples."""
+    root = tmp_path_factory.mktemp("rlhf")
+    torch.set_num_threads(1)
+    main(
+        [
+            "lm",
+            "pretrain",
+            "--config",
+            "tiny",
+            "--num-docs",
+            "300",
+            "--steps",
+            "20",
+            "--eval-every",
+            "20",
+            "--checkpoint-every",
+            "20",
+            "--run-dir",
+            str(root / "pre"),
+            *TINY,
+        ]
+    )
+    main(
+        [
+            "lm",
+            "sft",
+            "--init",
+            str(root / "pre"),
+            "--steps",
+            "10",
+            "--eval-every",
+            "10",
+            "--checkpoint-every",
+            "10",
+            "--num-eval-prompts",
+            "4",
+            "--run-dir",
+            str(root / "sft"),
+            *TINY,
+        ]
+    )
+    main(["lm", "rm", "--policy", str(root / "sft"), "--num-prompts", "12", "--k", "3",
+          "--max-new-tokens", "24", "--epochs", "1", "--gold", "sentiment",
+          "--run-dir", str(root / "rm"), *TINY])  # fmt: skip
+    return root
+
+
+def rlhf_args(stages, run_dir, *extra):
+    return ["lm", "rlhf", "--policy", str(stages / "sft"), "--reward-model", str(stages / "rm"),
+            "--updates", "2", "--prompts-per-update", "2", "--samples-per-prompt", "2",
+            "--max-new-tokens", "16", "--num-eval-prompts", "3", "--eval-every", "1",
+            "--checkpoint-every", "1", "--run-dir", str(run_dir), *TINY, *extra]  # fmt: skip
+
+
+def test_reward_model_run_directory(stages):
+    summary = json.loads((stages / "rm" / "summary.json").read_text())
+    assert summary["rankings"] == 12 and summary["comparisons"] == 12 * 3 and summary["k"] == 3
+    accuracy = summary["held_out_accuracy"]
+    assert accuracy != accuracy or 0 <= accuracy <= 1  # nan when every held-out pair is a tie
+    state = load_state(stages / "rm")
+    assert state["kind"] == "reward_model" and state["model_config"]["scalar_head"] == "reward"
+    assert (stages / "rm" / "preferences.sqlite").exists()
+
+
+@pytest.mark.parametrize("algo", ["ppo", "reinforce", "a2c", "trpo"])
+def test_rlhf_runs_every_algorithm_by_one_flag(stages, tmp_path, capsys, algo):
+    main(rlhf_args(stages, tmp_path / algo, "--algo", algo))
+    summary = json.loads((tmp_path / algo / "summary.json").read_text())
+    assert summary["algo"] == algo and summary["updates"] == 2
+    for key in ("gold_reward", "rm_score", "kl", "grammar", "repetition"):
+        assert key in summary["after"]
+    rows = [json.loads(x) for x in (tmp_path / algo / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1, 2] and "beta" in rows[1] and "kl" in rows[1]
+    assert "gold reward" in capsys.readouterr().out
+
+
+def test_ppo_ptx_and_adaptive_kl(stages, tmp_path):
+    main(rlhf_args(stages, tmp_path / "ptx", "--ptx-coef", "1.0", "--kl-target", "0.5"))
+    rows = [json.loads(x) for x in (tmp_path / "ptx" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[1]["extra_loss"] > 0  # gamma * cross-entropy of pretraining text
+    assert rows[2]["beta"] != rows[1]["beta"]  # the controller moved beta
+
+
+def test_a_killed_rlhf_run_resumes_to_the_same_weights(stages, tmp_path):
+    main(rlhf_args(stages, tmp_path / "full"))
+    main(rlhf_args(stages, tmp_path / "cut"))
+    cut = tmp_path / "cut"
+    (cut / "summary.json").unlink()
+    max(cut.glob("checkpoints/step_*.pt")).unlink()  # killed before its second checkpoint
+    main([*rlhf_args(stages, cut), "--resume"])
+    a, b = load_state(tmp_path / "full"), load_state(cut)
+    assert a["step"] == b["step"] == 2
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+
+
+def test_sampling_an_rlhf_policy_formats_the_prompt(stages, tmp_path, capsys):
+    main(rlhf_args(stages, tmp_path / "s"))
+    main(["lm", "sample", "--checkpoint", str(tmp_path / "s"), "--max-new-tokens", "8"])
+    assert "Instruction: Write a positive review" in capsys.readouterr().out
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+def test_negative_beta_is_refused(stages, tmp_path, capsys):
+    fails_with(rlhf_args(stages, tmp_path / "x", "--kl-coef", "-0.1"), capsys,
+               "--kl-coef (beta) must be >= 0")  # fmt: skip
+
+
+def test_k_below_two_is_refused(stages, tmp_path, capsys):
+    fails_with(["lm", "rm", "--policy", str(stages / "sft"), "--k", "1",
+                "--run-dir", str(tmp_path / "x"), *TINY], capsys, "--k must be >= 2")  # fmt: skip
+
+
+def test_no_prompts_is_refused(stages, tmp_path, capsys):
+    empty = tmp_path / "prompts.txt"
+    empty.write_text("\n  \n")
+    fails_with(rlhf_args(stages, tmp_path / "x", "--prompts-file", str(empty)), capsys,
+               "holds no prompts")  # fmt: skip
+    fails_with(rlhf_args(stages, tmp_path / "y", "--num-prompts", "0"), capsys,
+               "RLHF needs prompts")  # fmt: skip
+
+
+def test_reward_model_with_another_tokenizer_is_refused(stages, tmp_path, capsys):
+    state = load_state(stages / "rm")
+    state["tokenizer"] = Tokenizer("byte").identity()
+    torch.save(state, tmp_path / "rm_byte.pt")
+    argv = rlhf_args(stages, tmp_path / "x")
+    argv[argv.index("--reward-model") + 1] = str(tmp_path / "rm_byte.pt")
+    fails_with(argv, capsys, "was made with the 'byte' tokenizer")
+
+
+def test_policy_checkpoint_as_reward_model_is_refused(stages, tmp_path, capsys):
+    argv = rlhf_args(stages, tmp_path / "x")
+    argv[argv.index("--reward-model") + 1] = str(stages / "sft")
+    fails_with(argv, capsys, "is a sft checkpoint, not a reward model")
+    argv = rlhf_args(stages, tmp_path / "y")
+    argv[argv.index("--policy") + 1] = str(stages / "rm")
+    fails_with(argv, capsys, "is a reward model, not a policy")
+
+
+def test_ptx_needs_ppo(stages, tmp_path, capsys):
+    fails_with(rlhf_args(stages, tmp_path / "x", "--algo", "a2c", "--ptx-coef", "1"), capsys,
+               "needs --algo ppo")  # fmt: skip
+
+
+# ---- the demo -----------------------------------------------------------------------------------
+def test_demo_runs_end_to_end_in_a_smoke_size(tmp_path, capsys):
+    run = tmp_path / "demo"
+    main(["demo", "--size", "smoke", "--run-dir", str(run), "--hacking", *TINY])
+    out = capsys.readouterr().out
+    assert "gold reward" in out and "KL to SFT" in out and "grammaticality" in out
+    summary = json.loads((run / "summary.json").read_text())
+    for key in ("gold_reward", "kl", "grammar"):
+        assert key in summary["before"] and key in summary["after"]
+    assert "beta0_after" in summary
+    report = (run / "report.md").read_text()
+    assert "rlhf_curves.png" in report and "## Samples" in report
+    assert (run / "rlhf_curves.png").stat().st_size > 1000
+    for stage in ("pretrain", "sft", "rm", "rlhf", "rlhf-beta0"):
+        assert (run / stage / "summary.json").exists()
+    # a finished demo resumed reruns no stage and writes the same numbers
+    main(["demo", "--size", "smoke", "--run-dir", str(run), "--hacking", "--resume", *TINY])
+    again = json.loads((run / "summary.json").read_text())
+    assert again["after"] == summary["after"]
