@@ -64,7 +64,7 @@ def main() -> None:
         if args.command
         else "- command: see config.json of each run",
         "- return: the final deterministic evaluation (summary.json), mean ± std over seeds; "
-        "random policy and true-reward PPO for scale. Unfinished runs are marked.",
+        "true-reward PPO on the same seeds for scale; unfinished runs are marked.",
         "",
         "| reward | labels | query | seeds | eval return | vs true reward | RM held-out acc. | corr(r_hat, r) last update |",
         "|---|---|---|---|---|---|---|---|",
