@@ -105,7 +105,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--prompts-file", default=None, help="instructions, one per line")
     p.add_argument("--num-prompts", type=int, default=None)
     p.add_argument("--num-eval-prompts", type=int, default=None)
-    p.add_argument("--gold", default=None, help="gold reward: instruction, sentiment, grammar")
+    p.add_argument("--gold", default=None, help="gold score (default: the reward model's)")
+    p.add_argument("--prompts", default=None, help="prompt set (default: the reward model's)")
     p.set_defaults(func=cmd_rlhf)
 
     p = subparsers.add_parser(
@@ -271,7 +272,7 @@ def cmd_rm(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.lm.reward_model import RMConfig, train_reward_model
     from rlhf_from_scratch.utils.rundir import RunDir
 
-    keys = ["policy", "store", "gold", "num_prompts", "k", "held_out", "max_new_tokens",
+    keys = ["policy", "store", "gold", "prompts", "num_prompts", "k", "held_out", "max_new_tokens",
             "epochs", "lr", "checkpoint_every", "seed", "device"]  # fmt: skip
     _threads(args)
     cfg = RMConfig(**_overrides(args, keys))
@@ -299,7 +300,7 @@ def cmd_rlhf(args: argparse.Namespace) -> None:
     keys = ["policy", "reward_model", "algo", "updates", "prompts_per_update",
             "samples_per_prompt", "max_new_tokens", "temperature", "kl_coef", "kl_target",
             "kl_horizon", "ptx_coef", "prompts_file", "num_prompts", "num_eval_prompts",
-            "gold", "lr", "eval_every", "checkpoint_every", "seed", "device"]  # fmt: skip
+            "gold", "prompts", "lr", "eval_every", "checkpoint_every", "seed", "device"]  # fmt: skip
     _threads(args)
     cfg = RLHFConfig(**_overrides(args, keys))
     if args.steps is not None:

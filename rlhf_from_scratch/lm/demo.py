@@ -32,13 +32,13 @@ from rlhf_from_scratch.utils.rundir import RunDir, write_json_atomic
 # Stage budgets: "default" fits ~10 minutes on 2 CPU cores; "smoke" is for the tests.
 DEMO_SIZES: dict[str, dict[str, dict]] = {
     "default": {
-        "pretrain": dict(config="small", num_docs=20000, steps=350, eval_every=350,
-                         checkpoint_every=350),
+        "pretrain": dict(config="small", num_docs=20000, steps=500, eval_every=500,
+                         checkpoint_every=500),
         "sft": dict(steps=150, batch_size=16, eval_every=150, checkpoint_every=150,
                     num_eval_prompts=24),
-        "rm": dict(num_prompts=160, k=4, max_new_tokens=120, epochs=2),
-        "rlhf": dict(updates=30, prompts_per_update=8, samples_per_prompt=4,
-                     max_new_tokens=120, eval_every=10, checkpoint_every=10,
+        "rm": dict(num_prompts=160, k=4, max_new_tokens=120, epochs=3),
+        "rlhf": dict(updates=20, prompts_per_update=8, samples_per_prompt=4,
+                     max_new_tokens=120, eval_every=5, checkpoint_every=5,
                      num_eval_prompts=48),
     },
     "smoke": {

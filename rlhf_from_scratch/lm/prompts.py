@@ -15,17 +15,28 @@ from pathlib import Path
 
 from rlhf_from_scratch.lm.corpus import format_prompt, generate_demonstrations
 from rlhf_from_scratch.lm.sample import encode_prompt
-from rlhf_from_scratch.utils.errors import ConfigError
+from rlhf_from_scratch.utils.errors import ConfigError, unknown
 
 # One seed per use, so that the three sets of prompts never share a draw.
 RM_PROMPT_SEED, RL_PROMPT_SEED, EVAL_PROMPT_SEED = 2_000, 3_000, 4_000
 
 
-def instruction_prompts(n: int, seed: int) -> list[str]:
+# "all": every instruction of the corpus; "open": those that leave the sentiment open
+# ("Write a review of the bakery in two sentences."), where the SFT model writes positive and
+# negative reviews alike and a labeler who prefers positive ones has something to teach.
+PROMPT_SETS = ("all", "open")
+
+
+def instruction_prompts(n: int, seed: int, which: str = "all") -> list[str]:
     """n formatted prompts ("Instruction: ...\\nResponse: ") from the corpus's generator."""
     if n < 1:
         raise ConfigError(f"RLHF needs prompts: asked for {n}; use --num-prompts >= 1")
-    return [d.prompt for d in generate_demonstrations(n, seed)]
+    if which not in PROMPT_SETS:
+        raise unknown("prompt set", which, PROMPT_SETS)
+    if which == "all":
+        return [d.prompt for d in generate_demonstrations(n, seed)]
+    demos = generate_demonstrations(6 * n + 50, seed)  # a fifth leave the sentiment open
+    return [d.prompt for d in demos if d.sentiment is None][:n]
 
 
 def read_prompts(path: str | Path) -> list[str]:

@@ -259,15 +259,16 @@ def check_policy_state(state: dict, path) -> None:
 class RMConfig:
     policy: str = ""  # the SFT run directory: it writes the ranked responses and inits the RM
     store: str | None = None  # the preference store (default RUN_DIR/preferences.sqlite)
-    gold: str = "instruction"  # the gold labeler that ranks: instruction, sentiment, grammar
+    gold: str = "sentiment"  # the gold labeler that ranks: sentiment, instruction, grammar
+    prompts: str = "open"  # prompt set: "open" (sentiment not asked) or "all" (prompts.py)
     num_prompts: int = 240  # rankings (one per prompt)
     k: int = 4  # responses per prompt (K); K choose 2 pairs per ranking
     held_out: float = 0.15  # the fraction of rankings kept out of training (accuracy)
     max_new_tokens: int = 160
     temperature: float = 1.0
-    epochs: int = 2
+    epochs: int = 3
     rankings_per_batch: int = 8
-    lr: float = 1e-4
+    lr: float = 3e-4
     checkpoint_every: int = 20
     seed: int = 1
     device: str = "auto"
@@ -288,7 +289,7 @@ def train_reward_model(
     policy, tokenizer, policy_state = load_model(cfg.policy)
     check_policy_state(policy_state, cfg.policy)
     policy.to(device)
-    prompts = instruction_prompts(cfg.num_prompts, RM_PROMPT_SEED)
+    prompts = instruction_prompts(cfg.num_prompts, RM_PROMPT_SEED, cfg.prompts)
     n_held = max(1, round(cfg.held_out * len(prompts)))
     check(len(prompts) - n_held >= 1, "--num-prompts is too small to hold rankings out")
 
@@ -375,6 +376,7 @@ def train_reward_model(
                 "step": step,
                 "before": before,
                 "gold": cfg.gold,
+                "prompts": cfg.prompts,
                 "normalisation": {"raw_mean": raw_mean, "raw_std": raw_std},
             },
             step,
@@ -389,6 +391,7 @@ def train_reward_model(
         "ties": sum(mu == 0.5 for r in rankings for _, _, mu in r.pairs),
         "k": cfg.k,
         "gold": cfg.gold,
+        "prompts": cfg.prompts,
         "normalisation": {"raw_mean": raw_mean, "raw_std": raw_std},
         "steps": step,
         "collect_time_s": collect_time,

@@ -49,15 +49,15 @@ from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
 # keys an algorithm's config has are used; --lr overrides lr (TRPO: its value_lr).
 LM_ALGO_SETTINGS: dict[str, dict] = {
     "ppo": dict(
-        lr=3e-5, anneal_lr=False, gamma=1.0, lam=0.95, n_epochs=4, n_minibatches=4,
+        lr=1e-4, anneal_lr=False, gamma=1.0, lam=0.95, n_epochs=4, n_minibatches=4,
         clip=0.2, vf_coef=0.1, clip_value=True, max_grad_norm=1.0, ent_coef=0.0,
     ),
     "reinforce": dict(  # RLOO: K samples per prompt, b_i = mean reward of the other K - 1
-        lr=3e-5, gamma=1.0, return_type="total", baseline="leave_one_out",
+        lr=1e-4, gamma=1.0, return_type="total", baseline="leave_one_out",
         normalize_advantages=True, max_grad_norm=1.0,
     ),
     "a2c": dict(
-        lr=3e-5, anneal_lr=False, gamma=1.0, lam=0.95, vf_coef=0.1, ent_coef=0.0,
+        lr=1e-4, anneal_lr=False, gamma=1.0, lam=0.95, vf_coef=0.1, ent_coef=0.0,
         optimizer="adam", normalize_advantages=True, max_grad_norm=1.0,
     ),
     "trpo": dict(gamma=1.0, lam=0.95, max_kl=0.01, value_lr=1e-4, value_epochs=4,
@@ -70,12 +70,12 @@ class RLHFConfig:
     policy: str = ""  # the SFT run directory (pi_SFT: the start and the frozen reference)
     reward_model: str = ""  # the `rlhf lm rm` run directory
     algo: str = "ppo"
-    updates: int = 40
+    updates: int = 20
     prompts_per_update: int = 8
     samples_per_prompt: int = 4  # K (RLOO's leave-one-out groups)
-    max_new_tokens: int = 160
+    max_new_tokens: int = 120
     temperature: float = 1.0
-    kl_coef: float = 0.1  # beta (the initial beta when adaptive)
+    kl_coef: float = 0.05  # beta (the initial beta when adaptive)
     kl_target: float | None = None  # nats per response; None = a fixed beta
     kl_horizon: int = 10000
     no_eos_penalty: float | None = -1.0
@@ -85,9 +85,10 @@ class RLHFConfig:
     num_prompts: int = 2000
     prompts_file: str | None = None
     num_eval_prompts: int = 48
-    eval_every: int = 10
-    checkpoint_every: int = 10
-    gold: str = "instruction"
+    eval_every: int = 5
+    checkpoint_every: int = 5
+    gold: str | None = None  # the gold score to evaluate; None: the reward model's labeler
+    prompts: str | None = None  # prompt set ("open", "all"); None: the reward model's
     seed: int = 1
     device: str = "auto"
 
@@ -108,7 +109,10 @@ class RLHFConfig:
             self.samples_per_prompt >= 2 or self.algo != "reinforce",
             "RLOO (--algo reinforce) needs --samples-per-prompt >= 2 (K samples per prompt)",
         )
-        check(self.gold in gold.GOLD_SCORES, f"--gold must be one of {gold.GOLD_SCORES}")
+        check(
+            self.gold is None or self.gold in gold.GOLD_SCORES,
+            f"--gold must be one of {gold.GOLD_SCORES}",
+        )
         for key in ("updates", "prompts_per_update", "samples_per_prompt", "max_new_tokens",
                     "temperature", "eval_every", "checkpoint_every", "num_eval_prompts"):  # fmt: skip
             check_positive(f"--{key.replace('_', '-')}", getattr(self, key))
@@ -164,7 +168,10 @@ def load_models(cfg: RLHFConfig, device: torch.device):
     """(actor, reference, critic, reward model, tokenizer), checked against each other."""
     actor, tokenizer, state = load_model(cfg.policy)
     check_policy_state(state, cfg.policy)
-    reward_model, _, _ = load_reward_model(cfg.reward_model, tokenizer)
+    reward_model, _, rm_state = load_reward_model(cfg.reward_model, tokenizer)
+    # Evaluate with the labeler the reward model learned from, on its prompt set.
+    cfg.gold = cfg.gold or rm_state.get("gold", "sentiment")
+    cfg.prompts = cfg.prompts or rm_state.get("prompts", "all")
     reference, _, _ = load_model(cfg.policy)
     critic = GPT(replace(reward_model.config, scalar_head="value"))  # zero-initialised head
     trunk = {k: v for k, v in reward_model.state_dict().items() if not k.startswith("scalar")}
@@ -204,8 +211,8 @@ def rlhf(cfg: RLHFConfig, run: RunDir, on_step: Callable[[int, dict], None] | No
         prompts = read_prompts(cfg.prompts_file)
         eval_prompts = prompts[: cfg.num_eval_prompts]
     else:
-        prompts = instruction_prompts(cfg.num_prompts, RL_PROMPT_SEED)
-        eval_prompts = instruction_prompts(cfg.num_eval_prompts, EVAL_PROMPT_SEED)
+        prompts = instruction_prompts(cfg.num_prompts, RL_PROMPT_SEED, cfg.prompts)
+        eval_prompts = instruction_prompts(cfg.num_eval_prompts, EVAL_PROMPT_SEED, cfg.prompts)
     # TRPO differentiates twice through pi (Fisher-vector products): a kernel that allows it.
     policy = LMActorCritic(actor, critic, cfg.temperature, second_order=cfg.algo == "trpo")
     algo_class, algo_cfg = algo_config(cfg.algo, cfg.lr)
@@ -276,6 +283,8 @@ def rlhf(cfg: RLHFConfig, run: RunDir, on_step: Callable[[int, dict], None] | No
     after = evaluate(policy, reference, reward_fn, tokenizer, eval_prompts, cfg, cfg.seed)
     summary = {
         "algo": cfg.algo,
+        "gold": cfg.gold,
+        "prompts": cfg.prompts,
         "before": before,
         "after": after,
         "updates": step,

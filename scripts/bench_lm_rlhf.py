@@ -1,0 +1,284 @@
+"""Benchmark: RLHF of the GPT on CPU -- the four algorithms at matched KL, reward hacking
+(beta = 0 beside a KL-controlled run), and the demo's numbers.
+
+    python scripts/bench_lm_rlhf.py algos   --sft RUN --rm RUN [--updates 30] [--threads 2]
+    python scripts/bench_lm_rlhf.py hacking --sft RUN --rm RUN [--updates 60]
+    python scripts/bench_lm_rlhf.py demo    [--size default]
+
+`algos` runs `rlhf lm rlhf --algo A` for PPO, REINFORCE with the leave-one-out baseline
+(RLOO), A2C and TRPO from the same SFT model and reward model, each with the same adaptive
+KL controller, and evaluates every few updates. The algorithms move at different speeds, so
+they are compared at matched KL: along each run's (KL, gold reward) evaluations the gold
+reward is interpolated at the largest KL every run reached (and the final values are shown
+too). Writes benchmarks/lm_rlhf/{algorithms,hacking,demo}.{md,json} and PNGs, with the
+command, the machine (utils.machine) and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "lm_rlhf"
+ALGOS = ("ppo", "reinforce", "a2c", "trpo")
+NAMES = {"ppo": "PPO", "reinforce": "RLOO (REINFORCE, leave-one-out)", "a2c": "A2C",
+         "trpo": "TRPO"}  # fmt: skip
+
+
+def run(cmd: list[str]) -> float:
+    """Run `python -m rlhf_from_scratch ...`; returns the wall time."""
+    start = time.time()
+    subprocess.run([sys.executable, "-m", "rlhf_from_scratch", *cmd], check=True, cwd=ROOT)
+    return time.time() - start
+
+
+def header(title: str, commands: list[str], load: tuple) -> list[str]:
+    from rlhf_from_scratch.utils.machine import machine_info
+
+    info = machine_info()
+    return [
+        f"# {title}",
+        "",
+        "Commands:",
+        "",
+        *[f"    {c}" for c in commands],
+        "",
+        f"Made by `python scripts/{Path(__file__).name} {' '.join(sys.argv[1:])}` on "
+        f"{info['date']}. Machine: {info['cores']} cores ({info['cpu']}), torch "
+        f"{info['torch']}{', GPU ' + info['gpu'] if 'gpu' in info else ''}; load average "
+        f"{load[0]:.1f} before, {os.getloadavg()[0]:.1f} after (above the thread count: the "
+        "cores were shared with other work).",
+        "",
+    ]
+
+
+def evals(run_dir: Path) -> list[dict]:
+    """The evaluation rows of an rlhf run (step 0 included), as {step, kl, gold_reward, ...}."""
+    out = []
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["step"] == 0:
+            out.append({k: row[k] for k in row if not k.startswith("eval_")})
+        elif "eval_kl" in row:
+            out.append({"step": row["step"], **{k[5:]: v for k, v in row.items()
+                                                if k.startswith("eval_")}})  # fmt: skip
+    return out
+
+
+def at_kl(rows: list[dict], kl: float, key: str) -> float:
+    """`key` interpolated at KL `kl` along the run's evaluations (KL made monotone)."""
+    kls = np.maximum.accumulate(np.array([r["kl"] for r in rows]))
+    return float(np.interp(kl, kls, [r[key] for r in rows]))
+
+
+def rlhf_cmd(args, name: str, run_dir: Path, *extra: str) -> list[str]:
+    cmd = ["lm", "rlhf", "--policy", args.sft, "--reward-model", args.rm, "--algo", name,
+           "--updates", str(args.updates), "--eval-every", str(args.eval_every),
+           "--checkpoint-every", str(args.updates), "--device", "cpu", "--no-progress",
+           "--run-dir", str(run_dir), *extra]  # fmt: skip
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    return cmd + args.extra
+
+
+def kl_flags(args) -> list[str]:
+    flags = ["--kl-coef", str(args.kl_coef)]
+    return flags + (["--kl-target", str(args.kl_target)] if args.kl_target else [])
+
+
+def kl_note(args) -> str:
+    if args.kl_target:
+        return f"adaptive KL (initial beta {args.kl_coef}, target {args.kl_target} nats)"
+    return f"fixed beta {args.kl_coef}"
+
+
+def bench_algos(args) -> None:
+    load = os.getloadavg()
+    runs, commands, times = {}, [], {}
+    for name in args.algos:
+        run_dir = Path(args.runs) / f"rlhf-{name}"
+        shutil.rmtree(run_dir, ignore_errors=True)
+        cmd = rlhf_cmd(args, name, run_dir, *kl_flags(args))
+        commands.append("rlhf " + " ".join(cmd))
+        times[name] = run(cmd)
+        runs[name] = run_dir
+    rows = {name: evals(d) for name, d in runs.items()}
+    matched = min(max(r["kl"] for r in rs) for rs in rows.values())
+    table = {}
+    for name, rs in rows.items():
+        summary = json.loads((runs[name] / "summary.json").read_text())
+        table[name] = {
+            "gold_sft": rs[0]["gold_reward"],
+            "gold_at_matched_kl": at_kl(rs, matched, "gold_reward"),
+            "rm_at_matched_kl": at_kl(rs, matched, "rm_score"),
+            "grammar_at_matched_kl": at_kl(rs, matched, "grammar"),
+            "final": {k: v for k, v in summary["after"].items() if k != "samples"},
+            "wall_time_s": times[name],
+        }
+    plot_frontier(rows, matched, OUT / "algorithms.png")
+    lines = header("RLHF of the GPT: four algorithms at matched KL (CPU)", commands, load)
+    lines += [
+        f"Same SFT model and reward model for all; {args.updates} updates of "
+        f"{args.batch_note}; {kl_note(args)}. Gold reward = the gold labeler's score on 48 held-out "
+        f"prompts (one sample each). Matched KL = {matched:.2f} nats (the largest KL all "
+        "four reached), interpolated along each run's evaluations.",
+        "",
+        "| algorithm | gold (SFT) | gold at matched KL | RM score at matched KL | grammar at "
+        "matched KL | final KL | final gold | final RM score | wall time |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, t in table.items():
+        f = t["final"]
+        lines.append(
+            f"| {NAMES[name]} | {t['gold_sft']:.3f} | {t['gold_at_matched_kl']:.3f} | "
+            f"{t['rm_at_matched_kl']:.3f} | {t['grammar_at_matched_kl']:.3f} | {f['kl']:.2f} | "
+            f"{f['gold_reward']:.3f} | {f['rm_score']:.3f} | {t['wall_time_s']:.0f} s |"
+        )
+    lines += ["", "![gold reward against KL](algorithms.png)", ""]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "algorithms.md").write_text("\n".join(lines) + "\n")
+    (OUT / "algorithms.json").write_text(json.dumps(
+        {"matched_kl": matched, "table": table, "evals": rows, "commands": commands},
+        indent=2))  # fmt: skip
+
+
+def plot_frontier(rows: dict, matched: float, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, rs in rows.items():
+        kl = [r["kl"] for r in rs]
+        axes[0].plot(kl, [r["gold_reward"] for r in rs], marker="o", label=NAMES[name])
+        axes[1].plot(kl, [r["rm_score"] for r in rs], marker="o", label=NAMES[name])
+    for ax, title in zip(axes, ("gold reward", "reward-model score (normalised)"), strict=True):
+        ax.axvline(matched, color="grey", linestyle=":", label="matched KL")
+        ax.set_xlabel("KL(pi || pi_SFT), nats per response")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def bench_hacking(args) -> None:
+    from rlhf_from_scratch.lm.report import plot_rlhf, samples_markdown
+
+    load = os.getloadavg()
+    runs, commands = {}, []
+    for label, extra in (
+        (f"PPO, {kl_note(args)}",
+         kl_flags(args)),
+        ("PPO, beta = 0 (no KL penalty)", ["--kl-coef", "0"]),
+    ):  # fmt: skip
+        run_dir = Path(args.runs) / ("hack-kl" if "beta = 0" not in label else "hack-beta0")
+        shutil.rmtree(run_dir, ignore_errors=True)
+        cmd = rlhf_cmd(args, "ppo", run_dir, *extra)
+        commands.append("rlhf " + " ".join(cmd))
+        run(cmd)
+        runs[label] = run_dir
+    plot_rlhf(runs, OUT / "hacking.png", "Naive RL fine-tuning (beta = 0) vs KL-control")
+    lines = header("Reward hacking: PPO with and without the KL penalty (CPU)", commands, load)
+    lines += [
+        "| run | gold reward | RM score | KL | grammar | repetition |",
+        "|---|---|---|---|---|---|",
+    ]
+    summaries = {k: json.loads((d / "summary.json").read_text()) for k, d in runs.items()}
+    first = next(iter(summaries.values()))["before"]
+    lines.append(f"| SFT | {first['gold_reward']:.3f} | {first['rm_score']:.3f} | "
+                 f"{first['kl']:.2f} | {first['grammar']:.3f} | {first['repetition']:.3f} |")  # fmt: skip
+    for label, s in summaries.items():
+        a = s["after"]
+        lines.append(f"| {label} | {a['gold_reward']:.3f} | {a['rm_score']:.3f} | {a['kl']:.2f}"
+                     f" | {a['grammar']:.3f} | {a['repetition']:.3f} |")  # fmt: skip
+    lines += ["", "![curves](hacking.png)", ""]
+    for label, s in summaries.items():
+        lines += [f"## Samples: {label}", "", samples_markdown(s["before"], s["after"], 4)]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "hacking.md").write_text("\n".join(lines) + "\n")
+    (OUT / "hacking.json").write_text(json.dumps(
+        {k: {"before": s["before"], "after": s["after"]} for k, s in summaries.items()},
+        indent=2))  # fmt: skip
+
+
+def bench_demo(args) -> None:
+    import resource
+
+    load = os.getloadavg()
+    run_dir = Path(args.runs) / "demo"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cmd = ["demo", "--size", args.size, "--device", "cpu", "--no-progress",
+           "--run-dir", str(run_dir)]  # fmt: skip
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    cmd += args.extra
+    wall = run(cmd)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    s = json.loads((run_dir / "summary.json").read_text())
+    b, a = s["before"], s["after"]
+    lines = header("`rlhf demo` on CPU", ["rlhf " + " ".join(cmd)], load)
+    lines += [
+        "| quantity | SFT (before RL) | after RLHF |",
+        "|---|---|---|",
+        *[
+            f"| {name} | {b[k]:.3f} | {a[k]:.3f} |"
+            for k, name in (
+                ("gold_reward", "gold reward (instruction following)"),
+                ("rm_score", "RM score"),
+                ("kl", "KL to SFT (nats / response)"),
+                ("grammar", "grammaticality"),
+                ("repetition", "repetition"),
+            )
+        ],  # fmt: skip
+        "",
+        f"Reward model held-out accuracy {s['rm_held_out_accuracy']:.3f} "
+        f"({s['rm_comparisons']} comparisons). Wall time {wall:.0f} s (stages: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in s["stage_times_s"].items())
+        + f"); peak memory (max RSS) {peak_mb:.0f} MB.",
+        "",
+    ]
+    OUT.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run_dir / "rlhf_curves.png", OUT / "demo_curves.png")
+    lines += ["![curves](demo_curves.png)", ""]
+    (OUT / "demo.md").write_text("\n".join(lines) + "\n")
+    (OUT / "demo.json").write_text(json.dumps(
+        {**s, "wall_s": wall, "peak_rss_mb": peak_mb, "command": "rlhf " + " ".join(cmd)},
+        indent=2))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=("algos", "hacking", "demo"))
+    parser.add_argument("--sft", default=None, help="SFT run directory (algos, hacking)")
+    parser.add_argument("--rm", default=None, help="reward-model run directory")
+    parser.add_argument("--runs", default=str(ROOT / "runs" / "bench-lm-rlhf"))
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS))
+    parser.add_argument("--updates", type=int, default=30)
+    parser.add_argument("--eval-every", type=int, default=5)
+    parser.add_argument("--kl-coef", type=float, default=0.05)
+    parser.add_argument("--kl-target", type=float, default=None)
+    parser.add_argument("--size", default="default")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more flags")
+    args = parser.parse_args()
+    args.batch_note = "8 prompts x 4 samples (the `lm rlhf` defaults unless --extra says)"
+    if args.what != "demo" and not (args.sft and args.rm):
+        parser.error(f"'{args.what}' needs --sft RUN_DIR and --rm RUN_DIR")
+    {"algos": bench_algos, "hacking": bench_hacking, "demo": bench_demo}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
