@@ -279,7 +279,7 @@ def cmd_rm(args: argparse.Namespace) -> None:
     if args.batch_size is not None:
         cfg.rankings_per_batch = args.batch_size
     run = RunDir(args.run_dir, {"command": "lm rm", **asdict(cfg)}, resume=args.resume)
-    bar, on_step = _progress(0, not args.no_progress, ("train_loss", "held_out_accuracy"))
+    bar, on_step = _progress(None, not args.no_progress, ("train_loss", "held_out_accuracy"))
     try:
         summary = train_reward_model(cfg, run, on_step)
     finally:
