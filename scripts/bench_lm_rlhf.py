@@ -228,6 +228,7 @@ def bench_demo(args) -> None:
     wall = run(cmd)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     s = json.loads((run_dir / "summary.json").read_text())
+    gold_kind = json.loads((run_dir / "rlhf" / "summary.json").read_text())["gold"]
     b, a = s["before"], s["after"]
     lines = header("`rlhf demo` on CPU", ["rlhf " + " ".join(cmd)], load)
     lines += [
@@ -236,7 +237,7 @@ def bench_demo(args) -> None:
         *[
             f"| {name} | {b[k]:.3f} | {a[k]:.3f} |"
             for k, name in (
-                ("gold_reward", "gold reward (instruction following)"),
+                ("gold_reward", f"gold reward ({gold_kind})"),
                 ("rm_score", "RM score"),
                 ("kl", "KL to SFT (nats / response)"),
                 ("grammar", "grammaticality"),

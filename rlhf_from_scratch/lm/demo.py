@@ -57,7 +57,7 @@ DEMO_SIZES: dict[str, dict[str, dict]] = {
 class DemoConfig:
     size: str = "default"
     algo: str = "ppo"
-    kl_coef: float = 0.05
+    kl_coef: float = 0.2  # with 0.05 the demo's small models hack the RM ("I lov.")
     kl_target: float | None = None
     hacking: bool = False  # also run beta = 0 (naive RL fine-tuning) beside the KL run
     seed: int = 1
