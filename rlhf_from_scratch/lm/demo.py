@@ -39,7 +39,7 @@ DEMO_SIZES: dict[str, dict[str, dict]] = {
         "rm": dict(num_prompts=160, k=4, max_new_tokens=120, epochs=3),
         "rlhf": dict(updates=20, prompts_per_update=8, samples_per_prompt=4,
                      max_new_tokens=120, eval_every=5, checkpoint_every=5,
-                     num_eval_prompts=48),
+                     num_eval_prompts=48, lr=3e-5),  # smaller steps than `lm rlhf`'s 1e-4
     },
     "smoke": {
         "pretrain": dict(config="tiny", num_docs=300, steps=20, eval_every=20,
