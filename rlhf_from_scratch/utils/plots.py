@@ -33,7 +33,7 @@ def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
         if config.get("reward") == "preferences":
             prefs = config.get("preference_config", {})
             label += f", {prefs.get('labels', 700)} labels ({prefs.get('query', 'random')})"
-        elif config.get("reward") == "env":
+        elif config.get("reward", "env") == "env":  # runs older than the field: env reward
             label += ", true reward"
         while label in labels:
             label += "'"
