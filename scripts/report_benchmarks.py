@@ -328,6 +328,7 @@ def report_throughput(bench: Path, src: Path | None, meta: dict) -> dict | None:
         "ours and SB3 ran one after the other in the same process under the same load. "
         "It used the committed code 5429bc6.",
     ]
+    lines += notes(meta, "throughput")
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return r
 
