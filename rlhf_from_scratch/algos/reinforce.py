@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import torch
 
 from rlhf_from_scratch.algos.batch import Batch, Policy, masked_mean, normalize
-from rlhf_from_scratch.algos.common import adam, check_common, check_finite, value_loss
+from rlhf_from_scratch.algos.common import adam, check_finite, value_loss
 from rlhf_from_scratch.maths.returns import reward_to_go
-from rlhf_from_scratch.utils.errors import check, check_positive
+from rlhf_from_scratch.utils.errors import check, check_positive, check_unit_interval
 
 RETURN_TYPES = ("total", "reward_to_go")
 BASELINES = ("none", "constant", "value", "leave_one_out")
@@ -45,7 +45,8 @@ class ReinforceConfig:
     max_grad_norm: float | None = None
 
     def validate(self) -> None:
-        check_common(self.gamma, 0.0, self.lr)
+        check_unit_interval("gamma", self.gamma)
+        check_positive("lr", self.lr)
         check(self.return_type in RETURN_TYPES, f"return_type must be one of {RETURN_TYPES}")
         check(self.baseline in BASELINES, f"baseline must be one of {BASELINES}")
         check_positive("value_lr", self.value_lr)

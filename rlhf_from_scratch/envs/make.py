@@ -145,8 +145,8 @@ def make_atari_vec_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
 
 
 # ---- observation statistics ----------------------------------------------------------------
-def obs_rms(envs: gym.vector.VectorEnv):
-    """The running mean/var of NormalizeObservation inside `envs`, or None."""
+def obs_normalizer(envs: gym.vector.VectorEnv):
+    """The NormalizeObservation wrapper inside `envs` (it holds obs_rms), or None."""
     env = envs
     while env is not None:
         if isinstance(env, gym.wrappers.vector.NormalizeObservation):
@@ -156,7 +156,7 @@ def obs_rms(envs: gym.vector.VectorEnv):
 
 
 def get_obs_stats(envs: gym.vector.VectorEnv) -> dict | None:
-    wrapper = obs_rms(envs)
+    wrapper = obs_normalizer(envs)
     if wrapper is None:
         return None
     rms = wrapper.obs_rms
@@ -165,7 +165,7 @@ def get_obs_stats(envs: gym.vector.VectorEnv) -> dict | None:
 
 def raw_observations(envs: gym.vector.VectorEnv, obs):
     """Undo NormalizeObservation: obs * sqrt(var + eps) + mean (what a reward model reads)."""
-    wrapper = obs_rms(envs)
+    wrapper = obs_normalizer(envs)
     if wrapper is None:
         return obs
     import torch
@@ -178,7 +178,7 @@ def raw_observations(envs: gym.vector.VectorEnv, obs):
 
 def set_obs_stats(envs: gym.vector.VectorEnv, stats: dict | None, update: bool = True) -> None:
     """Load saved statistics (and freeze them with update=False, as evaluation does)."""
-    wrapper = obs_rms(envs)
+    wrapper = obs_normalizer(envs)
     if wrapper is None:
         return
     if stats is not None:

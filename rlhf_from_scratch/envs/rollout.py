@@ -64,11 +64,8 @@ class ReturnScaler:
         self.discounted = state["discounted"].copy()
 
 
-class SignClip:
-    """sign(r): Atari scores on one scale (Mnih et al. 2015)."""
-
-    def __call__(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
-        return np.sign(reward)
+class Stateless:
+    """A reward transform with nothing to checkpoint."""
 
     def state_dict(self) -> dict:
         return {}
@@ -77,7 +74,16 @@ class SignClip:
         pass
 
 
-class Identity(SignClip):
+class SignClip(Stateless):
+    """sign(r): Atari scores on one scale (Mnih et al. 2015)."""
+
+    def __call__(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+        return np.sign(reward)
+
+
+class Identity(Stateless):
+    """The env's reward as it is (or a placeholder that r_hat replaces)."""
+
     def __call__(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
         return reward
 
