@@ -97,6 +97,7 @@ class PreferenceLearner:
         )
         self.fitted = False
         self.fit_metrics: dict[str, float] = {}
+        self.labelled: list = []  # the store's clip comparisons, read once each
 
     @property
     def labels_used(self) -> int:
@@ -139,7 +140,10 @@ class PreferenceLearner:
         return added
 
     def refit(self) -> dict[str, float]:
-        labelled = self.store.segment_pairs()
+        # the store only grows: read (and decompress) just the comparisons added since last time
+        after = self.labelled[-1][0] if self.labelled else 0
+        self.labelled += self.store.segment_pairs(after=after)
+        labelled = self.labelled
         if not labelled:
             return {}
         self.fit_metrics = self.ensemble.fit(labelled, self.pool.segments)

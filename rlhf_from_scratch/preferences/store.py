@@ -128,11 +128,13 @@ class PreferenceStore:
             "SELECT kind, payload FROM items WHERE id = ?", (item_id,)
         ).fetchone()
 
-    def segment_pairs(self) -> list[tuple[int, Segment, Segment, float]]:
-        """(comparison id, first clip, second clip, mu) for every clip comparison."""
+    def segment_pairs(self, after: int = 0) -> list[tuple[int, Segment, Segment, float]]:
+        """(comparison id, first clip, second clip, mu) for every clip comparison whose id is
+        above `after` (0: all of them)."""
         rows = self.db.execute(
             "SELECT c.id, a.payload, b.payload, c.mu FROM comparisons c JOIN items a ON a.id = c.first "
-            "JOIN items b ON b.id = c.second WHERE a.kind = 'segment' ORDER BY c.id"
+            "JOIN items b ON b.id = c.second WHERE a.kind = 'segment' AND c.id > ? ORDER BY c.id",
+            (after,),
         ).fetchall()
         return [(cid, decode_segment(pa), decode_segment(pb), mu) for cid, pa, pb, mu in rows]
 
