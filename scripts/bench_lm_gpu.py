@@ -9,7 +9,8 @@ under torch.compile, and reports for each: tokens/s and MFU,
 
     FLOPs per token = 6 N + 12 L d T     (N parameters without wpe; the second term is
                                           attention's QK^T and AV, forward and backward)
-    MFU = FLOPs per token x tokens/s / peak   (peak: H100 SXM dense bf16, 989 TFLOP/s)
+    MFU = FLOPs per token x tokens/s / peak   (peak dense bf16 from the GPU's name: H100 SXM
+                                               and H200 989 TFLOP/s, H100 PCIe 756; or --peak-tflops)
 
 Writes DIR/lm_gpu.json and DIR/lm_gpu.md.
 """
@@ -35,6 +36,16 @@ SMOKE = dict(n_layer=2, n_head=2, n_embd=32, block_size=64, vocab_size=128)
 def flops_per_token(model: GPT) -> float:
     c = model.config
     return 6 * model.num_params() + 12 * c.n_layer * c.n_embd * c.block_size
+
+
+def peak_tflops(name: str) -> float:
+    """Dense bf16 peak of the GPUs we know by name (vendor data sheets); else ask for the flag."""
+    for key, peak in (("H100 PCIe", 756.0), ("H100", 989.0), ("H200", 989.0), ("A100", 312.0)):
+        if key in name:
+            return peak
+    if not name:  # --smoke on a CPU: MFU means nothing there
+        return 989.0
+    raise SystemExit(f"unknown GPU '{name}': pass its dense bf16 peak with --peak-tflops")
 
 
 def measure(
@@ -91,7 +102,7 @@ def measure(
         "tokens_per_s": tokens_per_s,
         "step_ms": 1000 * elapsed / steps,
         "model_tflops": flops_per_token(model) * tokens_per_s / 1e12,
-        "final_loss": float(loss),
+        "final_loss": float(loss.detach()),
         "max_memory_gib": (
             torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
         ),
@@ -104,7 +115,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny model, few steps, any device")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60.0, help="measured time per mode")
-    parser.add_argument("--peak-tflops", type=float, default=989.0, help="H100 SXM dense bf16")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak (default: by name)"
+    )
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile run")
     args = parser.parse_args()
 
@@ -114,6 +127,8 @@ def main() -> None:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    if args.peak_tflops is None:
+        args.peak_tflops = peak_tflops(torch.cuda.get_device_name() if device.type == "cuda" else "")
     config = GPTConfig(**(SMOKE if args.smoke else GPT2_SMALL))
     batch_size = 4 if args.smoke else args.batch_size
     seconds = 0.0 if args.smoke else args.seconds
