@@ -6,9 +6,11 @@ marks such steps with mask = 0, and the observation returned at the end of an ep
 true final observation, which is what a time-limit cut needs for bootstrapping V(s_T).
 
 Atari follows the 37 implementation details of PPO: no-op reset (<= 30), 4 frames skipped by the
-v5 env itself (never again), max-pool of the last two, episodic life, fire reset, 84x84 grey,
-frame stack 4, sticky actions 0.25. Reward sign-clipping is done by the learner's reward
-transform, so the collector still sees the true score.
+v5 env itself (never again), max-pool of the last two, fire reset, 84x84 grey, frame stack 4,
+sticky actions 0.25. Reward sign-clipping is done by the learner's reward transform, so the
+collector still sees the true score. No episodic life: ale_py's vector env (0.12) resets the
+whole game at every lost life when it is on, so Breakout would only ever be played with one
+life (an episode ends when the game does, as Machado et al. 2018 recommend).
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ def make_atari_vec_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
         repeat_action_probability=spec.kwargs.get("repeat_action_probability", 0.25),
         frameskip=4,
         noop_max=30,
-        episodic_life=True,
+        episodic_life=False,  # True restarts the game at each lost life (see the docstring)
         use_fire_reset=True,
         reward_clipping=False,
         img_height=84,

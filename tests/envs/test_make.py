@@ -5,6 +5,7 @@ import torch
 
 from rlhf_from_scratch.envs import make
 from rlhf_from_scratch.envs.policies import ActorCritic
+from rlhf_from_scratch.envs.rollout import EpisodeTracker
 from rlhf_from_scratch.utils.errors import ConfigError
 
 
@@ -87,3 +88,21 @@ def test_orthogonal_init_gains():
     w = policy.actor_head.weight.detach()  # gain 0.01: rows are orthonormal x 0.01
     assert torch.allclose(w @ w.T, 1e-4 * torch.eye(4), atol=1e-6)
     assert torch.all(policy.critic_head.bias == 0)
+
+
+def test_a_breakout_game_runs_through_all_its_lives():
+    """The real env, not a hand-made info dict: losing a life must not restart the game (a
+    bug ale_py's episodic_life option brought in), and the tracker reports one whole game."""
+    envs = make.make_vec_env("Breakout-v5", num_envs=1, seed=0)
+    tracker = EpisodeTracker(1)
+    envs.reset(seed=0)
+    lives, finished = [], []
+    for _ in range(5000):
+        _, reward, terminated, truncated, info = envs.step(envs.action_space.sample())
+        lives.append(int(info["lives"][0]))
+        finished += tracker.step(reward, terminated, truncated, info, np.array([True]))
+        if finished:
+            break
+    envs.close()
+    assert finished, "no Breakout game finished in 5000 random steps"
+    assert lives[-1] == 0 and set(range(1, 6)) <= set(lives), sorted(set(lives))
