@@ -116,7 +116,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60.0, help="measured time per mode")
     parser.add_argument(
-        "--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak (default: by name)"
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="the GPU's dense bf16 peak (default: by name)",
     )
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile run")
     args = parser.parse_args()
@@ -128,7 +131,9 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     if args.peak_tflops is None:
-        args.peak_tflops = peak_tflops(torch.cuda.get_device_name() if device.type == "cuda" else "")
+        args.peak_tflops = peak_tflops(
+            torch.cuda.get_device_name() if device.type == "cuda" else ""
+        )
     config = GPTConfig(**(SMOKE if args.smoke else GPT2_SMALL))
     batch_size = 4 if args.smoke else args.batch_size
     seconds = 0.0 if args.smoke else args.seconds

@@ -63,7 +63,9 @@ def test_each_algorithm_updates_the_lm_on_cuda(name):
         assert ro.batch.advantages.device.type == "cuda"
         stats = algo.update(ro.batch, torch.Generator().manual_seed(1))
         assert all(torch.isfinite(torch.tensor(v)) for v in stats.values()), stats
-    moved = sum(float((p.detach() - b).abs().sum()) for p, b in zip(policy.policy_parameters(), before))
+    moved = sum(
+        float((p.detach() - b).abs().sum()) for p, b in zip(policy.policy_parameters(), before)
+    )
     assert moved > 0
 
 
