@@ -4,14 +4,17 @@
     python scripts/bench_lm_rlhf.py algos   --sft RUN --rm RUN [--updates 30] [--threads 2]
     python scripts/bench_lm_rlhf.py hacking --sft RUN --rm RUN [--updates 60]
     python scripts/bench_lm_rlhf.py demo    [--size default]
+    python scripts/bench_lm_rlhf.py adaptive --sft RUN --rm RUN --kl-target 2 --kl-horizon 64
 
 `algos` runs `rlhf lm rlhf --algo A` for PPO, REINFORCE with the leave-one-out baseline
 (RLOO), A2C and TRPO from the same SFT model and reward model, each with the same adaptive
 KL controller, and evaluates every few updates. The algorithms move at different speeds, so
 they are compared at matched KL: along each run's (KL, gold reward) evaluations the gold
 reward is interpolated at the largest KL every run reached (and the final values are shown
-too). Writes benchmarks/lm_rlhf/{algorithms,hacking,demo}.{md,json} and PNGs, with the
-command, the machine (utils.machine) and the date.
+too). `adaptive` runs PPO twice from the same start, with the fixed beta and with Ziegler et
+al.'s adaptive controller (same initial beta, target KL, horizon), and plots KL and beta per
+update. Writes benchmarks/lm_rlhf/{algorithms,hacking,demo,adaptive}.{md,json} and PNGs, with
+the command, the machine (utils.machine) and the date.
 """
 
 from __future__ import annotations
@@ -214,6 +217,80 @@ def bench_hacking(args) -> None:
         indent=2))  # fmt: skip
 
 
+def bench_adaptive(args) -> None:
+    if not args.kl_target:
+        raise SystemExit("adaptive needs --kl-target (nats per response)")
+    load = os.getloadavg()
+    runs, commands = {}, []
+    horizon = ["--kl-horizon", str(args.kl_horizon)] if args.kl_horizon else []
+    for label, extra in (
+        (f"fixed beta {args.kl_coef}", ["--kl-coef", str(args.kl_coef)]),
+        (f"adaptive, target {args.kl_target} nats", [*kl_flags(args), *horizon]),
+    ):
+        run_dir = Path(args.runs) / ("kl-fixed" if label.startswith("fixed") else "kl-adaptive")
+        shutil.rmtree(run_dir, ignore_errors=True)
+        cmd = rlhf_cmd(args, "ppo", run_dir, *extra)
+        commands.append("rlhf " + " ".join(cmd))
+        run(cmd)
+        runs[label] = run_dir
+    per_update = {
+        label: [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
+        for label, d in runs.items()
+    }
+    per_update = {k: [r for r in rows if "beta" in r] for k, rows in per_update.items()}
+    plot_adaptive(per_update, args.kl_target, OUT / "adaptive.png")
+    summaries = {k: json.loads((d / "summary.json").read_text()) for k, d in runs.items()}
+    lines = header("Adaptive KL control (Ziegler et al. 2019) against a fixed beta (CPU)",
+                   commands, load)  # fmt: skip
+    tail = max(1, len(next(iter(per_update.values()))) // 3)
+    lines += [
+        f"PPO from the same SFT model and reward model, {args.updates} updates; both start at "
+        f"beta {args.kl_coef}. The controller: e = clip(KL / target - 1, -0.2, 0.2), "
+        "beta <- beta (1 + e n / horizon), n = responses in the update "
+        "(rlhf_from_scratch/lm/kl_control.py). KL here is the sampled KL of the update's "
+        f"responses (nats per response); 'late' = mean over the last {tail} updates.",
+        "",
+        "| run | late KL (training) | final beta | eval KL | eval gold reward | eval grammar |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, rows in per_update.items():
+        a = summaries[label]["after"]
+        late = float(np.mean([r["kl"] for r in rows[-tail:]]))
+        lines.append(f"| {label} | {late:.2f} | {rows[-1]['beta']:.3f} | {a['kl']:.2f} | "
+                     f"{a['gold_reward']:.3f} | {a['grammar']:.3f} |")  # fmt: skip
+    lines += ["", "![KL and beta per update](adaptive.png)", ""]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "adaptive.md").write_text("\n".join(lines) + "\n")
+    (OUT / "adaptive.json").write_text(json.dumps(
+        {k: {"kl": [r["kl"] for r in rows], "beta": [r["beta"] for r in rows],
+             "after": {x: v for x, v in summaries[k]["after"].items() if x != "samples"}}
+         for k, rows in per_update.items()} | {"commands": commands}, indent=2))  # fmt: skip
+
+
+def plot_adaptive(per_update: dict, target: float, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, rows in per_update.items():
+        steps = [r["step"] for r in rows]
+        axes[0].plot(steps, [r["kl"] for r in rows], label=label)
+        axes[1].plot(steps, [r["beta"] for r in rows], label=label)
+    axes[0].axhline(target, color="grey", linestyle=":", label="target KL")
+    axes[0].set_ylabel("KL(pi || pi_SFT), nats per response")
+    axes[1].set_ylabel("beta")
+    for ax in axes:
+        ax.set_xlabel("update")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def bench_demo(args) -> None:
     import resource
 
@@ -262,7 +339,7 @@ def bench_demo(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("algos", "hacking", "demo"))
+    parser.add_argument("what", choices=("algos", "hacking", "demo", "adaptive"))
     parser.add_argument("--sft", default=None, help="SFT run directory (algos, hacking)")
     parser.add_argument("--rm", default=None, help="reward-model run directory")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "bench-lm-rlhf"))
@@ -271,6 +348,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--kl-coef", type=float, default=0.05)
     parser.add_argument("--kl-target", type=float, default=None)
+    parser.add_argument("--kl-horizon", type=int, default=None, help="adaptive: the horizon")
     parser.add_argument("--size", default="default")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more flags")
@@ -278,7 +356,8 @@ def main() -> None:
     args.batch_note = "8 prompts x 4 samples (the `lm rlhf` defaults unless --extra says)"
     if args.what != "demo" and not (args.sft and args.rm):
         parser.error(f"'{args.what}' needs --sft RUN_DIR and --rm RUN_DIR")
-    {"algos": bench_algos, "hacking": bench_hacking, "demo": bench_demo}[args.what](args)
+    {"algos": bench_algos, "hacking": bench_hacking, "demo": bench_demo,
+     "adaptive": bench_adaptive}[args.what](args)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -88,10 +88,12 @@ def gae(
     """
     T = rewards.shape[0]
     done = torch.maximum(terminated, truncated)
-    advantages = torch.zeros_like(rewards)
+    # every delta_t at once; only the recursion over t needs a loop (one multiply-add a step)
+    delta = rewards + gamma * (1 - terminated) * values[1:] - values[:T]
+    decay = gamma * lam * (1 - done)
+    advantages = torch.empty_like(rewards)
     next_advantage = torch.zeros_like(rewards[0])
     for t in reversed(range(T)):
-        delta = rewards[t] + gamma * (1 - terminated[t]) * values[t + 1] - values[t]
-        next_advantage = delta + gamma * lam * (1 - done[t]) * next_advantage
+        next_advantage = delta[t] + decay[t] * next_advantage
         advantages[t] = next_advantage
     return advantages, advantages + values[:T]
