@@ -35,8 +35,12 @@ def main() -> None:
     parser.add_argument("root", help="a folder of run directories")
     parser.add_argument("--out", required=True)
     parser.add_argument("--command", default="", help="the command that made the runs")
+    parser.add_argument(
+        "--true", nargs="*", default=[], help="true-reward run directories kept elsewhere"
+    )
     args = parser.parse_args()
     runs = sorted(p.parent for p in Path(args.root).glob("*/config.json"))
+    runs += [Path(p) for p in args.true]
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for run in runs:
         config = json.loads((run / "config.json").read_text())
@@ -79,6 +83,8 @@ def main() -> None:
         rel = ""
         if returns and true_mean is not None and key[0] != "true reward":
             rel = f"{np.mean(returns) - true_mean:+.0f}"  # a difference: returns may be negative
+            if true_mean > 0:  # MuJoCo locomotion: the paper's "fraction of RL"
+                rel += f" ({np.mean(returns) / true_mean:.0%})"
         acc = [
             r["summary"].get("rm_val_accuracy")
             for r in done
@@ -95,7 +101,8 @@ def main() -> None:
         )
     lines += [
         "",
-        "'vs true reward' is the difference of mean returns to the true-reward runs (same seeds).",
+        "'vs true reward' is the difference of mean returns to the true-reward runs (same seeds),"
+        " and where those are positive the ratio of the two.",
         "",
     ]
     figure = plot_runs(

@@ -15,6 +15,7 @@ import torch
 from rlhf_from_scratch.lm.model import GPT, GPTConfig
 from rlhf_from_scratch.lm.tokenizer import check_same, from_identity
 from rlhf_from_scratch.utils.errors import ConfigError, unknown
+from rlhf_from_scratch.utils.seeding import set_rng_state
 
 
 def resolve_device(name: str) -> torch.device:
@@ -93,3 +94,19 @@ def load_model(path: str | Path, tokenizer_name: str | None = None):
     model = GPT(config)
     model.load_state_dict(state["model"])
     return model, tokenizer, state
+
+
+def restore_training(
+    state: dict,
+    model: GPT,
+    optimizer: torch.optim.Optimizer,
+    generators: dict[str, torch.Generator],
+) -> int:
+    """Put a training checkpoint back: weights, optimiser, the named data generators and the
+    global RNGs (so a resumed run draws what the unbroken one would). Returns its step."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    for key, generator in generators.items():
+        generator.set_state(state[key])
+    set_rng_state(state["rng"])
+    return state["step"]

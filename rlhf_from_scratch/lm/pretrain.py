@@ -18,14 +18,19 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from rlhf_from_scratch.lm.checkpoint import check_compatible, model_state, resolve_device
+from rlhf_from_scratch.lm.checkpoint import (
+    check_compatible,
+    model_state,
+    resolve_device,
+    restore_training,
+)
 from rlhf_from_scratch.lm.corpus import entropy_rate, generate_reviews, read_text_corpus
 from rlhf_from_scratch.lm.model import GPT, GPTConfig
 from rlhf_from_scratch.lm.sample import sample_fluency
 from rlhf_from_scratch.lm.tokenizer import get_tokenizer
 from rlhf_from_scratch.utils.errors import ConfigError, check_positive, unknown
 from rlhf_from_scratch.utils.rundir import RunDir
-from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
+from rlhf_from_scratch.utils.seeding import rng_state, set_seed
 
 # Model sizes: `tiny` for tests, `small` trains on 2 CPU cores in minutes, `gpt2-small` on a GPU.
 MODEL_PRESETS: dict[str, dict] = {
@@ -178,11 +183,7 @@ def pretrain(
     state = run.load_latest_checkpoint()
     if state is not None:
         check_compatible(state, model_config, tokenizer, f"checkpoint of run '{run.path}'")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        data_rng.set_state(state["data_rng"])
-        set_rng_state(state["rng"])
-        step = state["step"]
+        step = restore_training(state, model, optimizer, {"data_rng": data_rng})
     fast = torch.compile(model) if cfg.compile else model
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True

@@ -33,6 +33,7 @@ from rlhf_from_scratch.lm.checkpoint import (
     load_state,
     model_state,
     resolve_device,
+    restore_training,
 )
 from rlhf_from_scratch.lm.model import GPT, GPTConfig, left_pad
 from rlhf_from_scratch.lm.prompts import RM_PROMPT_SEED, instruction_prompts, sequence_ids
@@ -42,7 +43,7 @@ from rlhf_from_scratch.maths.bradley_terry import bradley_terry_loss, ranking_to
 from rlhf_from_scratch.preferences.store import PreferenceStore
 from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
-from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
+from rlhf_from_scratch.utils.seeding import rng_state, set_seed
 
 REWARD_MODEL_KIND = "reward_model"
 
@@ -316,11 +317,7 @@ def train_reward_model(
     step = 0
     state = run.load_latest_checkpoint()
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        order_rng.set_state(state["order_rng"])
-        set_rng_state(state["rng"])
-        step = state["step"]
+        step = restore_training(state, model, optimizer, {"order_rng": order_rng})
         before = state["before"]
     else:
         model.eval()

@@ -23,6 +23,7 @@ from rlhf_from_scratch.lm.checkpoint import (
     load_model,
     model_state,
     resolve_device,
+    restore_training,
 )
 from rlhf_from_scratch.lm.corpus import generate_demonstrations
 from rlhf_from_scratch.lm.model import GPT
@@ -30,7 +31,7 @@ from rlhf_from_scratch.lm.pretrain import lr_at, make_optimizer
 from rlhf_from_scratch.lm.sample import complete, encode_prompt
 from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
-from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
+from rlhf_from_scratch.utils.seeding import rng_state, set_seed
 
 
 @dataclass
@@ -121,11 +122,7 @@ def sft(cfg: SFTConfig, run: RunDir, on_step: Callable[[int, dict], None] | None
     state = run.load_latest_checkpoint()
     if state is not None:
         check_compatible(state, model.config, tokenizer, f"checkpoint of run '{run.path}'")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        data_rng.set_state(state["data_rng"])
-        set_rng_state(state["rng"])
-        step = state["step"]
+        step = restore_training(state, model, optimizer, {"data_rng": data_rng})
         before = state["before"]
     else:
         before = evaluate(model, tokenizer, val_pairs, eval_prompts, cfg.seed)
