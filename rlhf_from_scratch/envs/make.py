@@ -69,10 +69,12 @@ def make_vec_env(
     clip_obs: float = 10.0,
     render_mode: str | None = None,
     fixed_length: bool = False,
+    fall_penalty: float = 0.0,
 ) -> gym.vector.VectorEnv:
     """A seeded, reset-ready vector env of `num_envs` copies of `env_id`.
 
-    fixed_length: termination is ignored until the time limit (see preferences/loop.py).
+    fixed_length: termination is ignored until the time limit (see preferences/loop.py), and
+    `fall_penalty` is subtracted from the reward of every step that would have ended it.
     """
     check(num_envs >= 1, f"num_envs must be >= 1, got {num_envs}")
     check(
@@ -87,7 +89,7 @@ def make_vec_env(
 
         def make_one() -> gym.Env:
             env = gym.make(env_id, **kwargs)
-            return IgnoreTermination(env) if fixed_length else env
+            return IgnoreTermination(env, fall_penalty) if fixed_length else env
 
         cls = gym.vector.SyncVectorEnv if vectorization == "sync" else gym.vector.AsyncVectorEnv
         envs = cls([make_one for _ in range(num_envs)])
@@ -103,12 +105,23 @@ def make_vec_env(
 
 
 class IgnoreTermination(gym.Wrapper):
-    """Episodes run to the time limit even after the task says 'terminated' (the agent fell):
-    the rest of the episode shows the fall, with the env's own (usually zero) reward."""
+    """Episodes run to the time limit even after the task says 'terminated' (the agent fell).
+
+    Without termination, falling costs nothing: a Hopper that lies down and scoots forward
+    earns about as much true reward as one that hops (we saw exactly that: 1115 per 1000 steps
+    lying, 24 steps standing). So, as Christiano et al. 2017 did for their fixed-length MuJoCo
+    tasks, a penalty takes termination's place: `penalty` is subtracted on every step the env
+    reports as terminal (outside its healthy range). It is part of the hidden reward the
+    simulated labeler sees; evaluation uses the plain env.
+    """
+
+    def __init__(self, env: gym.Env, penalty: float = 0.0):
+        super().__init__(env)
+        self.penalty = penalty
 
     def step(self, action):
-        obs, reward, _terminated, truncated, info = self.env.step(action)
-        return obs, reward, False, truncated, info
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward - self.penalty * float(terminated), False, truncated, info
 
 
 def max_episode_steps(env_id: str) -> int | None:

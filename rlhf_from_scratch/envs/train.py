@@ -60,6 +60,8 @@ class TrainConfig:
     reward: str = "env"  # "env" (the true reward) or "preferences" (a reward model of labels)
     fixed_length: bool | None = None  # ignore termination until the time limit (None: on
     # for preference runs outside Atari, off otherwise)
+    fall_penalty: float = 10.0  # fixed-length episodes: reward - this on each would-be-terminal
+    # step (Hopper's best lying-down gait earns ~2 per step; standing earns >= 1)
     algo_config: dict = field(default_factory=dict)
     preference_config: dict = field(default_factory=dict)
 
@@ -67,6 +69,7 @@ class TrainConfig:
         check_positive("total_steps", self.total_steps)
         check_positive("num_envs", self.num_envs)
         check_positive("n_steps", self.n_steps)
+        check(self.fall_penalty >= 0, f"fall_penalty must be >= 0, got {self.fall_penalty}")
         check_positive("checkpoint_every", self.checkpoint_every)
         check(self.eval_episodes >= 0, f"eval_episodes must be >= 0, got {self.eval_episodes}")
         check(
@@ -139,6 +142,7 @@ def build(config: TrainConfig):
         config.vectorization,
         config.normalize_obs,
         fixed_length=config.episodes_fixed_length,
+        fall_penalty=config.fall_penalty,
     )
     policy = ActorCritic(
         envs.single_observation_space,

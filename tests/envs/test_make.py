@@ -106,3 +106,21 @@ def test_a_breakout_game_runs_through_all_its_lives():
     envs.close()
     assert finished, "no Breakout game finished in 5000 random steps"
     assert lives[-1] == 0 and set(range(1, 6)) <= set(lives), sorted(set(lives))
+
+
+def test_fixed_length_episodes_charge_a_penalty_where_the_task_would_have_ended():
+    plain = make.make_vec_env("Hopper-v5", num_envs=1, seed=0)
+    fixed = make.make_vec_env("Hopper-v5", num_envs=1, seed=0, fixed_length=True, fall_penalty=10)
+    plain.reset(seed=0)
+    fixed.reset(seed=0)
+    action = np.ones((1, 3), dtype=np.float32)  # full torque: the hopper falls within a second
+    for _ in range(200):
+        _, r_plain, term_plain, _, _ = plain.step(action)
+        _, r_fixed, term_fixed, _, _ = fixed.step(action)
+        assert not term_fixed[0]
+        assert r_fixed[0] == pytest.approx(r_plain[0] - 10 * float(term_plain[0]))
+        if term_plain[0]:
+            break
+    assert term_plain[0], "the hopper never fell: the test lost its point"
+    _, r_after, term_after, _, _ = fixed.step(action)  # fallen for good: charged again
+    assert not term_after[0] and r_after[0] < -5
