@@ -124,3 +124,24 @@ def test_fixed_length_episodes_charge_a_penalty_where_the_task_would_have_ended(
     assert term_plain[0], "the hopper never fell: the test lost its point"
     _, r_after, term_after, _, _ = fixed.step(action)  # fallen for good: charged again
     assert not term_after[0] and r_after[0] < -5
+
+
+def test_the_one_wrapper_normaliser_matches_gymnasiums_normalise_then_clip():
+    ours = make.make_vec_env("Hopper-v5", num_envs=2, seed=0, normalize_obs=True, clip_obs=0.5)
+    theirs = gym.wrappers.vector.TransformObservation(
+        gym.wrappers.vector.NormalizeObservation(gym.vector.SyncVectorEnv(
+            [lambda: gym.make("Hopper-v5") for _ in range(2)])),
+        lambda o: np.clip(o, -0.5, 0.5), None,
+    )  # fmt: skip
+    a, _ = ours.reset(seed=3)
+    b, _ = theirs.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+        action = rng.uniform(-1, 1, (2, 3)).astype(np.float32)
+        a, *_ = ours.step(action)
+        b, *_ = theirs.step(action)
+    assert (np.abs(a) == 0.5).any()  # the clip was exercised
+    np.testing.assert_allclose(
+        make.get_obs_stats(ours)["var"], make.obs_normalizer(theirs).obs_rms.var, rtol=1e-6
+    )
