@@ -154,13 +154,27 @@ def bench_algos(args) -> None:
         indent=2))  # fmt: skip
 
 
-def plot_frontier(rows: dict, matched: float, out: Path) -> None:
+def two_panels():
+    """A figure of two side-by-side axes (matplotlib without a display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    return plt.subplots(1, 2, figsize=(11, 4.2))
+
+
+def save_figure(fig, out: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def plot_frontier(rows: dict, matched: float, out: Path) -> None:
+    fig, axes = two_panels()
     for name, rs in rows.items():
         kl = [r["kl"] for r in rs]
         axes[0].plot(kl, [r["gold_reward"] for r in rs], marker="o", label=NAMES[name])
@@ -171,10 +185,7 @@ def plot_frontier(rows: dict, matched: float, out: Path) -> None:
         ax.set_title(title)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out)
 
 
 def bench_hacking(args) -> None:
@@ -268,12 +279,7 @@ def bench_adaptive(args) -> None:
 
 
 def plot_adaptive(per_update: dict, target: float, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = two_panels()
     for label, rows in per_update.items():
         steps = [r["step"] for r in rows]
         axes[0].plot(steps, [r["kl"] for r in rows], label=label)
@@ -285,10 +291,7 @@ def plot_adaptive(per_update: dict, target: float, out: Path) -> None:
         ax.set_xlabel("update")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out)
 
 
 def bench_demo(args) -> None:
