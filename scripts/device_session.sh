@@ -20,7 +20,9 @@ ST=$OUT/status.txt
 left() { echo $((END-$(date +%s))); }
 atari() {  # Pong to its 5M steps, then Breakout (10M, resumed across calls), until the deadline
   for game in Pong Breakout; do
-    P=$B/atari/ppo-$game-v5-s1; [ -f $P/summary.json ] && continue
+    P=$B/atari/ppo-$game-v5-s1
+    [ $game = Breakout ] && P=$P-full-games  # ppo-Breakout-v5-s1 was the one-life run (discarded)
+    [ -f $P/summary.json ] && continue
     R=""; [ -f $P/config.json ] && R=--resume; T=5000000; [ $game = Breakout ] && T=10000000
     echo "$game start at +$(( $(date +%s)-S )) s, $(left) s left" >> $ST
     timeout $(( $(left) - 30 )) python3 -m rlhf_from_scratch train --algo ppo --env $game-v5 --device cuda \

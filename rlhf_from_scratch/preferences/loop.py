@@ -143,10 +143,9 @@ class PreferenceLearner:
         # the store only grows: read (and decompress) just the comparisons added since last time
         after = self.labelled[-1][0] if self.labelled else 0
         self.labelled += self.store.segment_pairs(after=after)
-        labelled = self.labelled
-        if not labelled:
+        if not self.labelled:
             return {}
-        self.fit_metrics = self.ensemble.fit(labelled, self.pool.segments)
+        self.fit_metrics = self.ensemble.fit(self.labelled, self.pool.segments)
         self.fitted = True
         return self.fit_metrics
 
