@@ -118,13 +118,12 @@ def run_train(args: argparse.Namespace) -> None:
     bar = tqdm(total=config.total_steps, unit="step", disable=args.quiet, dynamic_ncols=True)
 
     def on_update(step: int, metrics: dict) -> None:
-        bar.n = min(step, config.total_steps)
         bar.set_postfix(
             ret=f"{metrics.get('recent_return', float('nan')):.1f}",
             sps=f"{metrics['steps_per_second']:.0f}",
             refresh=False,
         )
-        bar.refresh()
+        bar.update(min(step, config.total_steps) - bar.n)  # redraws at most ~10 times a second
 
     try:
         summary = train(config, run_dir, resume=args.resume, on_update=on_update)

@@ -56,6 +56,8 @@ class TrainConfig:
     torch_threads: int = 1
     eval_episodes: int = 10
     checkpoint_every: int = 10  # updates between checkpoints
+    log_every: int = 1000  # env steps between metrics rows (a row per update if updates are
+    # longer); a row carries its update's losses and every episode finished since the last row
     video: bool = False
     reward: str = "env"  # "env" (the true reward) or "preferences" (a reward model of labels)
     fixed_length: bool | None = None  # ignore termination until the time limit (None: on
@@ -71,6 +73,7 @@ class TrainConfig:
         check_positive("n_steps", self.n_steps)
         check(self.fall_penalty >= 0, f"fall_penalty must be >= 0, got {self.fall_penalty}")
         check_positive("checkpoint_every", self.checkpoint_every)
+        check_positive("log_every", self.log_every)
         check(self.eval_episodes >= 0, f"eval_episodes must be >= 0, got {self.eval_episodes}")
         check(
             self.device in ("cpu", "cuda") or self.device.startswith("cuda:"),
@@ -257,6 +260,8 @@ def train(
             update * steps_per_update,
         )
 
+    episodes: list[tuple[float, int]] = []  # finished since the last metrics row
+    logged_step = start_update * steps_per_update
     t0 = time.perf_counter()
     if learner is not None and state is None:
         # The first labels (25% of the budget) are on clips of the untrained policy.
@@ -282,17 +287,25 @@ def train(
         metrics["steps_per_second"] = (step - start_update * steps_per_update) / (
             time.perf_counter() - t0
         )
-        if rollout.episodes:
-            metrics["episodic_return"] = float(np.mean([r for r, _ in rollout.episodes]))
-            metrics["episodic_length"] = float(np.mean([n for _, n in rollout.episodes]))
+        episodes += rollout.episodes
         if recent:
             metrics["recent_return"] = float(np.mean(recent))
         metrics["wall_seconds"] = wall
         metrics.update(preference_metrics)
-        run.log(step, metrics)
+        save = (update + 1) % config.checkpoint_every == 0 or update + 1 == total_updates
+        # Short updates (A2C: 5 steps) would write a row every few steps: log this update's
+        # row once log_every steps have passed (and before every checkpoint, so a resumed run
+        # loses no row), with all the episodes finished since the last row.
+        if save or step - logged_step >= config.log_every:
+            if episodes:
+                metrics["episodic_return"] = float(np.mean([r for r, _ in episodes]))
+                metrics["episodic_length"] = float(np.mean([n for _, n in episodes]))
+                metrics["episodes"] = len(episodes)
+            run.log(step, metrics)
+            episodes, logged_step = [], step
         if on_update is not None:
             on_update(step, metrics)
-        if (update + 1) % config.checkpoint_every == 0 or update + 1 == total_updates:
+        if save:
             checkpoint(update + 1, wall)
 
     train_wall = wall_before + time.perf_counter() - t0

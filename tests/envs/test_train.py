@@ -1,5 +1,6 @@
 """Training end to end: learning on small problems, exact resume, and mistakes in the input."""
 
+import dataclasses
 import json
 
 import gymnasium as gym
@@ -49,6 +50,7 @@ def test_a_few_ppo_updates_on_a_real_atari_game(tmp_path):
         n_minibatches=2,
         n_epochs=1,
         eval_episodes=0,
+        log_every=1,
     )
     train(config, tmp_path / "pong")
     rows = read_metrics(tmp_path / "pong")
@@ -70,7 +72,9 @@ class Interrupt(Exception):
 def test_a_killed_and_resumed_run_ends_where_an_unbroken_run_ends(
     algo, env_id, overrides, tmp_path
 ):
-    config = default_config(algo, env_id, seed=3, checkpoint_every=2, eval_episodes=2, **overrides)
+    config = default_config(
+        algo, env_id, seed=3, checkpoint_every=2, log_every=1, eval_episodes=2, **overrides
+    )
     unbroken = train(config, tmp_path / "unbroken")
 
     def kill_after_update_5(step, metrics):
@@ -87,6 +91,25 @@ def test_a_killed_and_resumed_run_ends_where_an_unbroken_run_ends(
     b = torch.load(sorted((tmp_path / "killed/checkpoints").glob("*.pt"))[-1], weights_only=False)
     for key, value in a["policy"].items():
         assert torch.equal(value, b["policy"][key]), key
+
+
+def test_sparse_logging_keeps_every_episode_and_changes_no_learning(tmp_path):
+    """A2C updates are 40 steps here: a row per update against one per 1000 steps."""
+    config = default_config("a2c", "CartPole-v1", total_steps=4000, checkpoint_every=50)
+    every = train(dataclasses.replace(config, log_every=1), tmp_path / "every")
+    sparse = train(dataclasses.replace(config, log_every=1000), tmp_path / "sparse")
+    rows_every, rows_sparse = read_metrics(tmp_path / "every"), read_metrics(tmp_path / "sparse")
+    assert len(rows_every) == 100
+    # a row at >= 1000 steps since the last one, and one at each checkpoint (every 2000 steps)
+    assert [r["step"] for r in rows_sparse] == [1000, 2000, 3000, 4000]
+    episodes = lambda rows: sum(r.get("episodes", 0) for r in rows)  # noqa: E731
+    assert episodes(rows_sparse) == episodes(rows_every) > 50
+    # the mean return of a sparse row is the mean over the episodes of the rows it stands for
+    returns = [r for r in rows_every if r["step"] <= 1000 and "episodes" in r]
+    expected = sum(r["episodic_return"] * r["episodes"] for r in returns) / episodes(returns)
+    assert rows_sparse[0]["episodic_return"] == pytest.approx(expected)
+    assert sparse["recent_return"] == every["recent_return"]
+    assert sparse["eval_return_mean"] == every["eval_return_mean"]
 
 
 # ---- bad input, through the command line as a student meets it -----------------------------
