@@ -30,6 +30,9 @@ def group_key(config: dict) -> tuple:
     return ("preferences", prefs.get("labels", 700), prefs.get("query", "random"))
 
 
+HAND_WRITTEN = "## What we see (written by hand)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("root", help="a folder of run directories")
@@ -68,10 +71,11 @@ def main() -> None:
         if args.command
         else "- command: see config.json of each run",
         "- return: the final deterministic evaluation (summary.json), mean ± std over seeds; "
+        "'episode std': the std over one run's evaluation episodes (mean over seeds); "
         "true-reward PPO on the same seeds for scale; unfinished runs are marked.",
         "",
-        "| reward | labels | query | seeds | eval return | vs true reward | RM held-out acc. | corr(r_hat, r) last update |",
-        "|---|---|---|---|---|---|---|---|",
+        "| reward | labels | query | seeds | eval return | episode std | vs true reward | RM held-out acc. | corr(r_hat, r) last update |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for key in sorted(groups, key=lambda k: (k[0] != "true reward", k[1], k[2])):
         rows = groups[key]
@@ -80,6 +84,8 @@ def main() -> None:
         ret = f"{np.mean(returns):.0f} ± {np.std(returns):.0f}" if returns else "unfinished"
         if len(done) < len(rows):
             ret += f" ({len(rows) - len(done)} unfinished)"
+        spread = [r["summary"]["eval_return_std"] for r in done]
+        spread_text = f"{np.mean(spread):.0f}" if spread else "-"
         rel = ""
         if returns and true_mean is not None and key[0] != "true reward":
             rel = f"{np.mean(returns) - true_mean:+.0f}"  # a difference: returns may be negative
@@ -96,7 +102,8 @@ def main() -> None:
         acc_text = f"{np.mean(acc):.3f}" if acc else "-"
         corr_text = f"{np.mean(corr):.3f}" if corr else "-"
         lines.append(
-            f"| {key[0]} | {key[1] or '-'} | {key[2] or '-'} | {len(rows)} | {ret} | {rel or '-'} | "
+            f"| {key[0]} | {key[1] or '-'} | {key[2] or '-'} | {len(rows)} | {ret} | {spread_text} | "
+            f"{rel or '-'} | "
             f"{acc_text} | {corr_text} |"
         )
     lines += [
@@ -112,7 +119,12 @@ def main() -> None:
         title=f"{env}: true return vs env steps",
     )
     lines += [f"![learning curves]({figure.name})", ""]
-    (out / "README.md").write_text("\n".join(lines))
+    readme = out / "README.md"
+    if readme.exists():  # a regenerated table keeps the hand-written reading below it
+        old_text = readme.read_text()
+        if HAND_WRITTEN in old_text:
+            lines += [HAND_WRITTEN + old_text.split(HAND_WRITTEN, 1)[1].rstrip("\n"), ""]
+    readme.write_text("\n".join(lines))
     print("\n".join(lines))
 
 
