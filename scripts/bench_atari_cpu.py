@@ -1,6 +1,6 @@
 """PPO on Atari, CPU only: training steps per second (agent steps, 4 frames each).
 
-    python scripts/bench_atari_cpu.py --steps 16384 --out benchmarks/atari
+    python scripts/bench_atari_cpu.py --steps 8192 --out benchmarks/atari   # as committed
 
 Runs `rlhf train --algo ppo` with the Atari defaults (8 envs x 128 steps, Nature CNN, 4 epochs
 of 4 minibatches) for a short budget per game, with each torch thread count asked for, and
@@ -45,7 +45,7 @@ def steps_per_second(env: str, steps: int, threads: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--envs", nargs="+", default=["Pong-v5", "Breakout-v5"])
-    parser.add_argument("--steps", type=int, default=16384)
+    parser.add_argument("--steps", type=int, default=8192)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--out", default="benchmarks/atari")
     args = parser.parse_args()
