@@ -20,11 +20,21 @@ from rlhf_from_scratch.utils.errors import ConfigError
 _POSITIONAL = {"algo", "env", "algo_config", "preference_config"}
 
 
+def _true_or_false(text: str) -> bool:
+    """A yes/no value given as a word (`--fixed-length false`); bool('false') would be True."""
+    words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if text.lower() not in words:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return words[text.lower()]
+
+
 def _flag_type(hint):
     """argparse keyword arguments for a dataclass field's type hint."""
     args = typing.get_args(hint)
     if hint is bool:
         return {"action": argparse.BooleanOptionalAction}
+    if set(args) == {bool, type(None)}:  # bool | None: true, false, or left to the env family
+        return {"type": _true_or_false, "metavar": "{true,false}"}
     if typing.get_origin(hint) is tuple:
         return {"type": int, "nargs": "+"}
     if args and type(None) in args:  # float | None

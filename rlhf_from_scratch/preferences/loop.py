@@ -46,6 +46,9 @@ class PreferenceConfig:
     rm_weight_decay: float = 1e-4
     rm_dropout: float = 0.0
     rm_target_std: float = 1.0
+    rm_target_mean: float = (
+        0.0  # an alive bonus for envs that end episodes early (see reward_model)
+    )
 
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
@@ -64,6 +67,7 @@ class PreferenceConfig:
             weight_decay=self.rm_weight_decay,
             dropout=self.rm_dropout,
             target_std=self.rm_target_std,
+            target_mean=self.rm_target_mean,
         )
 
 

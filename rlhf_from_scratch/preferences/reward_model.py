@@ -11,7 +11,8 @@ loss). Fitting minimises the Bradley-Terry loss (maths/bradley_terry.py) with la
 As in the paper: an ensemble of 3 members, each trained on a bootstrap resample of the
 labelled pairs; 1/e of the pairs held out for validation; L2 regularisation (weight decay)
 and optional dropout; each member's output normalised to zero mean and a fixed std over
-recent clips, and the learner's reward is the mean of the normalised members.
+recent clips, and the learner's reward is the mean of the normalised members (plus an optional
+constant, `target_mean`, for envs whose episodes end early: see RewardModelConfig).
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class RewardModelConfig:
     batch_pairs: int = 32
     eps: float = 0.1  # the random-response probability in the likelihood
     target_std: float = 1.0  # MuJoCo 1, Atari 0.05 in the paper
+    # Added to every normalised reward. Bradley-Terry cannot see a constant (lecture 003's quiz),
+    # so labels never decide it; it matters only when episodes can end early: > 0 makes being
+    # alive worth something (an alive bonus chosen by the designer), < 0 makes ending early pay.
+    target_mean: float = 0.0
     val_fraction: float = 1 / math.e
 
     def validate(self) -> None:
@@ -110,6 +115,7 @@ class RewardEnsemble(nn.Module):
         return torch.stack(
             [
                 (m(obs, actions) - m.out_mean) / m.out_std * self.config.target_std
+                + self.config.target_mean
                 for m in self.members
             ]
         )
@@ -203,7 +209,7 @@ class RewardEnsemble(nn.Module):
 
     @torch.no_grad()
     def normalize(self, segments: list[Segment]) -> None:
-        """Each member's output to mean 0, std 1 over these clips (then x target_std)."""
+        """Each member's output to mean 0, std 1 over these clips (then x target_std + target_mean)."""
         if not segments:
             return
         obs = torch.as_tensor(np.concatenate([s.obs for s in segments]))

@@ -141,6 +141,23 @@ def test_mistakes_in_flags_get_one_clear_line(capsys, tmp_path, args, message):
     assert pytest.importorskip("re").search(message, err), err
 
 
+@pytest.mark.parametrize("word,value", [("false", False), ("true", True), ("No", False)])
+def test_an_optional_yes_no_flag_reads_the_word(tmp_path, word, value):
+    # bool("false") is True: a plain type=bool would turn --fixed-length false into true
+    run_dir = tmp_path / "r"
+    main(
+        ["train", "--env", "CartPole-v1", "--run-dir", str(run_dir), "--quiet"]
+        + ["--total-steps", "128", "--num-envs", "1", "--n-steps", "128", "--eval-episodes", "0"]
+        + ["--fixed-length", word]
+    )
+    assert json.loads((run_dir / "config.json").read_text())["fixed_length"] is value
+
+
+def test_an_optional_yes_no_flag_refuses_other_words(capsys, tmp_path):
+    code, err = run_cli(capsys, "train", "--run-dir", str(tmp_path), "--fixed-length", "maybe")
+    assert code == 2 and "--fixed-length: expected true or false, got 'maybe'" in err
+
+
 def test_a_run_directory_holding_another_run_is_refused(capsys, tmp_path):
     common = [
         "train",

@@ -63,6 +63,20 @@ def test_members_differ_so_that_disagreement_means_something():
     assert var_chosen > var_random
 
 
+def test_target_mean_shifts_every_reward_the_learner_gets():
+    # An alive bonus the designer adds: r_hat + c per step (labels cannot decide c).
+    rng = np.random.default_rng(2)
+    clips = [random_clip(rng) for _ in range(20)]
+    obs = torch.as_tensor(np.concatenate([c.obs for c in clips]))
+    act = torch.as_tensor(np.concatenate([c.actions for c in clips]))
+    plain = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(), seed=0)
+    shifted = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(target_mean=1.5), seed=0)
+    for ensemble in (plain, shifted):
+        ensemble.normalize(clips)
+    assert torch.allclose(shifted.reward(obs, act), plain.reward(obs, act) + 1.5, atol=1e-5)
+    assert abs(shifted.reward(obs, act).mean().item() - 1.5) < 1e-4
+
+
 def test_label_schedule_starts_at_a_quarter_and_ends_at_the_budget():
     assert labels_wanted(0, 700, 1_000_000) == 175
     wanted = [labels_wanted(t, 700, 1_000_000) for t in range(0, 1_000_001, 50_000)]
