@@ -72,6 +72,11 @@ def add_commands(commands) -> None:
     train.add_argument("--run-dir", default=None, help="default: runs/ALGO-ENV-sSEED-TIME")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--family-defaults",
+        action="store_true",
+        help="the env family's defaults even where tuned settings for this env exist",
+    )
     seen: set[str] = set()
     _add_dataclass_flags(train.add_argument_group("training"), TrainConfig, seen)
     algo_group = train.add_argument_group("algorithm (each applies to the algorithms that have it)")
@@ -114,6 +119,7 @@ def run_train(args: argparse.Namespace) -> None:
             "run_dir",
             "resume",
             "quiet",
+            "family_defaults",
         ):
             continue
         if name in train_fields or name in algo_fields:
@@ -121,7 +127,7 @@ def run_train(args: argparse.Namespace) -> None:
         else:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} is not a setting of {args.algo}")
-    config = default_config(args.algo, args.env, **overrides)
+    config = default_config(args.algo, args.env, args.family_defaults, **overrides)
     run_dir = args.run_dir or (
         f"runs/{args.algo}-{args.env.replace('/', '_')}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     )

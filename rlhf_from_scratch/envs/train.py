@@ -24,7 +24,7 @@ import torch
 from rlhf_from_scratch.algos.common import NonFiniteLossError
 from rlhf_from_scratch.algos.registry import get_algo
 from rlhf_from_scratch.envs import make
-from rlhf_from_scratch.envs.defaults import DEFAULTS
+from rlhf_from_scratch.envs.defaults import DEFAULTS, tuned_settings
 from rlhf_from_scratch.envs.policies import ActorCritic
 from rlhf_from_scratch.envs.rollout import Collector, Identity, ReturnScaler, SignClip, evaluate
 from rlhf_from_scratch.preferences.loop import PreferenceConfig, PreferenceLearner
@@ -96,14 +96,20 @@ class TrainConfig:
         return self.reward == "preferences" and make.env_family(self.env) != "atari"
 
 
-def default_config(algo: str, env: str, **overrides) -> TrainConfig:
-    """The literature defaults for (algo, env family), then `overrides` (None means 'default')."""
+def default_config(algo: str, env: str, family_defaults: bool = False, **overrides) -> TrainConfig:
+    """The literature defaults for (algo, env family); on the true reward, the tuned settings
+    for (algo, env) where there are some (defaults.TUNED; not with `family_defaults`); then
+    `overrides` (None means 'default')."""
     _, algo_cls = get_algo(algo)
     family = make.env_family(env)
     preset = copy.deepcopy(DEFAULTS[(algo, family)])
     algo_fields = {f.name for f in fields(algo_cls)}
     preference_fields = {f.name for f in fields(PreferenceConfig)}
     algo_config = preset.pop("algo")
+    if not family_defaults and overrides.get("reward") in (None, "env"):
+        tuned = copy.deepcopy(tuned_settings(algo, env))
+        algo_config.update(tuned.pop("algo", {}))
+        preset.update(tuned)
     preference_config = dict(PREFERENCE_DEFAULTS.get(family, {}))
     train_fields = {f.name for f in fields(TrainConfig)}
     for key, value in overrides.items():

@@ -112,6 +112,20 @@ def test_sparse_logging_keeps_every_episode_and_changes_no_learning(tmp_path):
     assert sparse["eval_return_mean"] == every["eval_return_mean"]
 
 
+def test_tuned_settings_apply_on_the_true_reward_and_give_way_to_flags():
+    tuned = default_config("ppo", "HalfCheetah-v5")
+    assert (tuned.n_steps, tuned.hidden, tuned.activation) == (512, (256, 256), "relu")
+    assert tuned.algo_config["lr"] == 2.0633e-5 and tuned.algo_config["anneal_lr"] is False
+    assert tuned.normalize_obs and tuned.normalize_reward  # from the family, kept
+    family = default_config("ppo", "HalfCheetah-v5", family_defaults=True)
+    assert (family.n_steps, family.hidden, family.algo_config["lr"]) == (2048, (64, 64), 3e-4)
+    assert default_config("ppo", "HalfCheetah-v5", reward="preferences").n_steps == 2048
+    assert default_config("ppo", "HalfCheetah-v4").n_steps == 512  # any version
+    assert default_config("ppo", "HalfCheetah-v5", n_steps=1024, lr=1e-4).n_steps == 1024
+    assert default_config("ppo", "HalfCheetah-v5", lr=1e-4).algo_config["lr"] == 1e-4
+    assert default_config("ppo", "Hopper-v5").n_steps == 2048  # no tuned entry: the family's
+
+
 # ---- bad input, through the command line as a student meets it -----------------------------
 def run_cli(capsys, *args):
     with pytest.raises(SystemExit) as exit_info:
