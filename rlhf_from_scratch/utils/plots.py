@@ -26,19 +26,42 @@ def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
         config.pop("seed", None)
         key = json.dumps(config, sort_keys=True)
         groups.setdefault(key, []).append(run_dir)
+    base: dict[str, list[str]] = {}  # label -> the group keys that share it
+    for key in groups:
+        base.setdefault(_label(json.loads(key)), []).append(key)
     labels = {}
-    for key, dirs in groups.items():
-        config = json.loads(key)
-        label = config.get("label") or f"{config.get('algo', '?')} {config.get('env', '')}".strip()
-        if config.get("reward") == "preferences":
-            prefs = config.get("preference_config", {})
-            label += f", {prefs.get('labels', 700)} labels ({prefs.get('query', 'random')})"
-        elif config.get("reward", "env") == "env":  # runs older than the field: env reward
-            label += ", true reward"
-        while label in labels:
-            label += "'"
-        labels[label] = dirs
+    for label, keys in base.items():
+        if len(keys) == 1:
+            labels[label] = groups[keys[0]]
+            continue
+        # same label, different settings: name the settings that differ
+        flat = [_flatten(json.loads(k)) for k in keys]
+        differ = sorted({n for f in flat for n in f if len({str(g.get(n)) for g in flat}) > 1})
+        for key, settings in zip(keys, flat):
+            detail = ", ".join(f"{n}={settings.get(n, 'default')}" for n in differ)
+            labels[f"{label}, {detail}"] = groups[key]
     return labels
+
+
+def _label(config: dict) -> str:
+    label = config.get("label") or f"{config.get('algo', '?')} {config.get('env', '')}".strip()
+    if config.get("reward") == "preferences":
+        prefs = config.get("preference_config", {})
+        label += f", {prefs.get('labels', 700)} labels ({prefs.get('query', 'random')})"
+    elif config.get("reward", "env") == "env":  # runs older than the field: env reward
+        label += ", true reward"
+    return label
+
+
+def _flatten(config: dict) -> dict:
+    """{'algo_config': {'lr': 1e-3}} -> {'lr': 1e-3}: the settings by their flag names."""
+    flat = {}
+    for name, value in config.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[name] = value
+    return flat
 
 
 def curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray]:

@@ -311,3 +311,24 @@ def test_plot_averages_runs_that_differ_only_in_the_seed(tmp_path, capsys):
     assert list(group_runs(dirs).values()) == [[tmp_path / "s1", tmp_path / "s2"]]
     main(["plot", *dirs, "--out", str(tmp_path / "curves.png"), "--metric", "policy_loss"])
     assert (tmp_path / "curves.png").stat().st_size > 5000
+
+
+def test_plot_names_the_settings_that_tell_two_configs_apart(tmp_path):
+    from rlhf_from_scratch.utils.plots import group_runs
+
+    def run_dir(name: str, **settings) -> str:
+        config = default_config("ppo", "Hopper-v5", reward="preferences", **settings)
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(dataclasses.asdict(config)))
+        return str(tmp_path / name)
+
+    dirs = [run_dir("a", rm_target_mean=1.0), run_dir("b", rm_target_mean=3.0, lr=1e-4)]
+    dirs.append(run_dir("c", rm_target_mean=1.0, seed=2))  # a second seed of "a"
+    labels = group_runs(dirs)
+    assert labels == {
+        "ppo Hopper-v5, 700 labels (random), lr=0.0003, rm_target_mean=1.0": [
+            tmp_path / "a",
+            tmp_path / "c",
+        ],
+        "ppo Hopper-v5, 700 labels (random), lr=0.0001, rm_target_mean=3.0": [tmp_path / "b"],
+    }
