@@ -46,9 +46,8 @@ class PreferenceConfig:
     rm_weight_decay: float = 1e-4
     rm_dropout: float = 0.0
     rm_target_std: float = 1.0
-    rm_target_mean: float = (
-        0.0  # an alive bonus for envs that end episodes early (see reward_model)
-    )
+    # an alive bonus added to r_hat, for envs whose episodes end early (see reward_model)
+    rm_target_mean: float = 0.0
 
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")

@@ -209,7 +209,8 @@ class RewardEnsemble(nn.Module):
 
     @torch.no_grad()
     def normalize(self, segments: list[Segment]) -> None:
-        """Each member's output to mean 0, std 1 over these clips (then x target_std + target_mean)."""
+        """Each member's output to mean 0, std 1 over these clips (the learner then gets
+        x target_std + target_mean)."""
         if not segments:
             return
         obs = torch.as_tensor(np.concatenate([s.obs for s in segments]))
