@@ -99,6 +99,7 @@ class PreferenceLearner:
             obs_shape, action_dim, discrete, config.reward_model(), seed=seed
         )
         self.fitted = False
+        self.labels_fitted = 0  # labels in the store at the last refit
         self.fit_metrics: dict[str, float] = {}
         self.labelled: list = []  # the store's clip comparisons, read once each
 
@@ -149,14 +150,15 @@ class PreferenceLearner:
         if not self.labelled:
             return {}
         self.fit_metrics = self.ensemble.fit(self.labelled, self.pool.segments)
-        self.fitted = True
+        self.fitted, self.labels_fitted = True, len(self.labelled)
         return self.fit_metrics
 
     def observe(self, rollout, raw_obs: torch.Tensor, step: int) -> dict[str, float]:
         """Clips into the pool, the labels due, a refit if any arrived."""
         self.add_clips(rollout, raw_obs)
         added = self.label_due(step)
-        if added or not self.fitted:
+        # a resumed run may find labels stored after its checkpoint: fit them now
+        if added or not self.fitted or self.labels_used > self.labels_fitted:
             self.refit()
         return {"labels_used": self.labels_used, "labels_added": added, **self.fit_metrics}
 
@@ -182,7 +184,9 @@ class PreferenceLearner:
             "rng": self.rng.bit_generator.state,
             "ensemble_rng": self.ensemble.rng.bit_generator.state,
             "teacher_rng": self.teacher.rng.bit_generator.state,
+            "pool": self.pool.state_dict(),
             "fitted": self.fitted,
+            "labels_fitted": self.labels_fitted,
             "fit_metrics": self.fit_metrics,
             "config": asdict(self.config),
         }
@@ -194,3 +198,6 @@ class PreferenceLearner:
         self.ensemble.rng.bit_generator.state = state["ensemble_rng"]
         self.teacher.rng.bit_generator.state = state["teacher_rng"]
         self.fitted, self.fit_metrics = state["fitted"], state["fit_metrics"]
+        self.labels_fitted = state.get("labels_fitted", self.labels_used)
+        if "pool" in state:  # checkpoints before the pool was saved resume with an empty one
+            self.pool.load_state_dict(state["pool"])

@@ -82,7 +82,14 @@ def cut_segments(
 
 
 class SegmentPool:
-    """The most recent clips, from which queries are drawn (old behaviour is forgotten)."""
+    """The most recent clips, from which queries are drawn (old behaviour is forgotten).
+
+    A checkpoint keeps the newest clips that fit in `checkpoint_bytes` (64 MiB: all of a
+    MuJoCo pool, about 90 Atari clips), so a resumed run queries the clips an unbroken run
+    would. Without them a run whose episodes rarely hold a whole clip stops labelling.
+    """
+
+    checkpoint_bytes = 64 * 2**20
 
     def __init__(self, capacity: int, rng: np.random.Generator):
         self.capacity, self.rng = capacity, rng
@@ -93,6 +100,30 @@ class SegmentPool:
 
     def __len__(self) -> int:
         return len(self.segments)
+
+    def state_dict(self) -> dict:
+        keep = 0
+        for segment in reversed(self.segments):
+            size = segment.obs.nbytes + segment.actions.nbytes + segment.true_rewards.nbytes
+            if size * (keep + 1) > self.checkpoint_bytes:
+                break
+            keep += 1
+        kept = self.segments[len(self.segments) - keep :]
+        if not kept:
+            return {"obs": None, "actions": None, "true_rewards": None}
+        return {  # clips in a pool share one length: three stacked arrays
+            field: np.stack([getattr(segment, field) for segment in kept])
+            for field in ("obs", "actions", "true_rewards")
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["obs"] is None:
+            self.segments = []
+            return
+        self.segments = [
+            Segment(obs=obs, actions=actions, true_rewards=rewards)
+            for obs, actions, rewards in zip(state["obs"], state["actions"], state["true_rewards"])
+        ]
 
     def random_pairs(self, n: int) -> list[tuple[Segment, Segment]]:
         check(len(self) >= 2, "the segment pool needs at least two clips to make a query")

@@ -1,9 +1,12 @@
 """The interleaved loop end to end: every algorithm learns from r_hat, never from the env."""
 
+import numpy as np
 import pytest
 import torch
 
 from rlhf_from_scratch.envs.train import default_config, train
+from rlhf_from_scratch.preferences.loop import PreferenceLearner
+from rlhf_from_scratch.preferences.segments import Segment, SegmentPool
 from rlhf_from_scratch.preferences.store import PreferenceStore
 from rlhf_from_scratch.utils.errors import ConfigError
 from rlhf_from_scratch.utils.rundir import read_metrics
@@ -64,7 +67,7 @@ def test_every_algorithm_trains_on_r_hat(algo, tmp_path, monkeypatch):
     assert not torch.allclose(seen["r_hat"], seen["true"])  # the learner got r_hat
 
 
-def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path):
+def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
     config = default_config(
         "ppo",
         "Pendulum-v1",
@@ -88,8 +91,76 @@ def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path):
     with pytest.raises(Kill):
         train(config, tmp_path, on_update=kill)
     before = len(PreferenceStore(tmp_path / "preferences.sqlite", "Pendulum-v1"))
+    fitted_on = []
+    refit = PreferenceLearner.refit
+
+    def spy(self):
+        metrics = refit(self)
+        fitted_on.append(self.labels_fitted)
+        return metrics
+
+    monkeypatch.setattr(PreferenceLearner, "refit", spy)
     summary = train(config, tmp_path, resume=True)
     assert before >= 10 and summary["labels_used"] == 40
+    # the labels stored after the last checkpoint are fitted at once, not at the next arrival
+    assert fitted_on[0] == before
+
+
+def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(tmp_path):
+    """The clip pool is in the checkpoint: the resumed run asks the same queries."""
+    config = default_config(
+        "ppo",
+        "Pendulum-v1",
+        num_envs=2,
+        n_steps=200,
+        total_steps=400 * 12,
+        seed=0,
+        reward="preferences",
+        labels=12,  # fewer labels than updates: some updates add none
+        eval_episodes=2,
+        checkpoint_every=1,
+        log_every=1,
+    )
+    unbroken = train(config, tmp_path / "unbroken")
+
+    class Kill(Exception):
+        pass
+
+    def kill(step, metrics):
+        # labels stored after the last checkpoint would be kept, and not asked again, but not
+        # yet fitted: kill where none arrived, after update 6, so both runs fit the same labels
+        if step >= 400 * 6 and metrics["labels_added"] == 0:
+            raise Kill
+
+    with pytest.raises(Kill):
+        train(config, tmp_path / "killed", on_update=kill)
+    resumed = train(config, tmp_path / "killed", resume=True)
+    assert resumed["eval_return_mean"] == unbroken["eval_return_mean"]
+    strip = lambda rows: [{k: v for k, v in r.items() if "second" not in k} for r in rows]  # noqa: E731
+    assert strip(read_metrics(tmp_path / "killed")) == strip(read_metrics(tmp_path / "unbroken"))
+    stores = [
+        PreferenceStore(tmp_path / run / "preferences.sqlite", "Pendulum-v1")
+        for run in ("unbroken", "killed")
+    ]
+    pairs = [
+        [(a.obs.tobytes(), b.obs.tobytes(), mu) for _, a, b, mu in s.segment_pairs()]
+        for s in stores
+    ]
+    assert pairs[0] == pairs[1]
+
+
+def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
+    clip = lambda i: Segment(np.full((5, 3), i, np.float32), np.zeros((5, 1)), np.zeros(5))  # noqa: E731
+    pool = SegmentPool(capacity=10, rng=np.random.default_rng(0))
+    pool.add([clip(i) for i in range(10)])
+    size = 5 * 3 * 4 + 5 * 8 + 5 * 8
+    monkeypatch.setattr(SegmentPool, "checkpoint_bytes", 4 * size + 1)
+    restored = SegmentPool(capacity=10, rng=np.random.default_rng(0))
+    restored.load_state_dict(pool.state_dict())
+    assert [s.obs[0, 0] for s in restored.segments] == [6, 7, 8, 9]
+    monkeypatch.setattr(SegmentPool, "checkpoint_bytes", size - 1)
+    restored.load_state_dict(pool.state_dict())
+    assert len(restored) == 0
 
 
 @pytest.mark.parametrize(
