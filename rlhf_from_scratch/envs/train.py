@@ -88,11 +88,18 @@ class TrainConfig:
         if self.reward == "preferences":
             PreferenceConfig(**self.preference_config).validate()
             clip_length(self)
+            check(
+                not (self.preference_config.get("absorbing") and self.fixed_length),
+                "--absorbing true needs episodes that end: with --fixed-length true no clip "
+                "shows an end; drop --fixed-length",
+            )
 
     @property
     def episodes_fixed_length(self) -> bool:
         if self.fixed_length is not None:
             return self.fixed_length
+        if self.preference_config.get("absorbing"):  # clips show the ends: keep them
+            return False
         return self.reward == "preferences" and make.env_family(self.env) != "atari"
 
 

@@ -48,6 +48,10 @@ class PreferenceConfig:
     rm_target_std: float = 1.0
     # an alive bonus added to r_hat, for envs whose episodes end early (see reward_model)
     rm_target_mean: float = 0.0
+    # clips may run past an episode's end (the absorbing state), so labels see falls and the
+    # reward model learns what staying alive is worth (see reward_model); with --fixed-length
+    # false, for envs whose episodes end early
+    absorbing: bool = False
 
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
@@ -67,6 +71,7 @@ class PreferenceConfig:
             dropout=self.rm_dropout,
             target_std=self.rm_target_std,
             target_mean=self.rm_target_mean,
+            absorbing=self.absorbing,
         )
 
 
@@ -121,6 +126,7 @@ class PreferenceLearner:
                 self.length,
                 count,
                 self.rng,
+                terminated=rollout.terminated if self.config.absorbing else None,
             )
         )
 

@@ -13,6 +13,16 @@ labelled pairs; 1/e of the pairs held out for validation; L2 regularisation (wei
 and optional dropout; each member's output normalised to zero mean and a fixed std over
 recent clips, and the learner's reward is the mean of the normalised members (plus an optional
 constant, `target_mean`, for envs whose episodes end early: see RewardModelConfig).
+
+Clips that show an episode's end (`absorbing`): Bradley-Terry cannot see a constant added to
+every step's reward (lecture 003's quiz), so labels never say what being alive is worth. A
+clip that goes on after its episode ended, in an absorbing state with a learned reward r_abs,
+
+    R_hat(clip) = sum_{t < k} r_hat(o_t, a_t) + (H - k) r_abs        (k steps before the end)
+
+changes that: two clips with different k differ by (k1 - k2)(r_alive - r_abs), so the labels
+fix r_hat relative to r_abs. The learner's reward is then measured from r_abs (the state after
+the end is worth 0, as termination means in RL): the alive bonus is learned, not chosen.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ class RewardModelConfig:
     # so labels never decide it; it matters only when episodes can end early: > 0 makes being
     # alive worth something (an alive bonus chosen by the designer), < 0 makes ending early pay.
     target_mean: float = 0.0
+    absorbing: bool = False  # learn r_abs, the reward after an episode's end (see above)
     val_fraction: float = 1 / math.e
 
     def validate(self) -> None:
@@ -76,6 +87,8 @@ class RewardNet(nn.Module):
             layers += [nn.Linear(in_dim, size), nn.LeakyReLU(0.01), nn.Dropout(config.dropout)]
             in_dim = size
         self.head = nn.Sequential(*layers, nn.Linear(in_dim, 1))
+        # r_abs: the reward of every step after an episode ended (clips that show the end)
+        self.absorbing = nn.Parameter(torch.zeros(())) if config.absorbing else None
         # input standardisation (vectors only), set from the data at every fit
         self.register_buffer("in_mean", torch.zeros(0 if self.image else obs_shape[0]))
         self.register_buffer("in_std", torch.ones(0 if self.image else obs_shape[0]))
@@ -131,10 +144,16 @@ class RewardEnsemble(nn.Module):
         return torch.cat(out) if out else torch.zeros(0)
 
     def _segment_returns(self, member: RewardNet, segments: list[Segment]) -> torch.Tensor:
+        """R_hat(clip): r_hat summed over the clip's steps, r_abs after its episode's end."""
         H = len(segments[0])
         obs = torch.as_tensor(np.concatenate([s.obs for s in segments]))
         actions = torch.as_tensor(np.concatenate([s.actions for s in segments]))
-        return member(obs, actions).view(len(segments), H).sum(1)
+        rewards = member(obs, actions).view(len(segments), H)
+        if all(s.alive_steps is None for s in segments):
+            return rewards.sum(1)
+        alive = torch.as_tensor(np.stack([s.alive() for s in segments]))
+        after_end = member.absorbing if member.absorbing is not None else torch.zeros(())
+        return torch.where(alive, rewards, after_end).sum(1)
 
     @torch.no_grad()
     def preference_probabilities(self, pairs: list[tuple[Segment, Segment]]) -> torch.Tensor:
@@ -170,8 +189,8 @@ class RewardEnsemble(nn.Module):
         train_idx, val_idx = self.split(ids)
         if not train_idx:  # too few labels to hold any out: train on everything
             train_idx, val_idx = list(range(len(labelled))), []
-        if not self.members[0].image:
-            obs = np.concatenate([s.obs for _, a, b, _ in labelled for s in (a, b)])
+        if not self.members[0].image:  # the steps of episodes, not the absorbing state's zeros
+            obs = np.concatenate([s.obs[s.alive()] for _, a, b, _ in labelled for s in (a, b)])
             mean, std = (
                 torch.as_tensor(obs.mean(0)).float(),
                 torch.as_tensor(obs.std(0) + 1e-6).float(),
@@ -210,17 +229,17 @@ class RewardEnsemble(nn.Module):
     @torch.no_grad()
     def normalize(self, segments: list[Segment]) -> None:
         """Each member's output to mean 0, std 1 over these clips (the learner then gets
-        x target_std + target_mean)."""
+        x target_std + target_mean). With `absorbing`, r_abs is the zero instead of the mean."""
         if not segments:
             return
-        obs = torch.as_tensor(np.concatenate([s.obs for s in segments]))
-        actions = torch.as_tensor(np.concatenate([s.actions for s in segments]))
+        obs = torch.as_tensor(np.concatenate([s.obs[s.alive()] for s in segments]))
+        actions = torch.as_tensor(np.concatenate([s.actions[s.alive()] for s in segments]))
         for member in self.members:
             member.eval()
             out = torch.cat(
                 [member(obs[i : i + 4096], actions[i : i + 4096]) for i in range(0, len(obs), 4096)]
             )
-            member.out_mean.copy_(out.mean())
+            member.out_mean.copy_(out.mean() if member.absorbing is None else member.absorbing)
             member.out_std.copy_(out.std() + 1e-8)
 
     @torch.no_grad()

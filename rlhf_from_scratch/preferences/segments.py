@@ -21,9 +21,17 @@ class Segment:
     obs: np.ndarray  # [H, ...] raw observations (not normalised)
     actions: np.ndarray  # [H, ...]
     true_rewards: np.ndarray  # [H]
+    # Steps before the episode ended (None: all H). A clip that shows the end of an episode
+    # (the hopper falls) goes on in the absorbing state after it: zero obs, actions, rewards.
+    alive_steps: int | None = None
 
     def __len__(self) -> int:
         return len(self.true_rewards)
+
+    def alive(self) -> np.ndarray:
+        """[H] True on the steps of the episode, False in the absorbing state after its end."""
+        steps = len(self) if self.alive_steps is None else self.alive_steps
+        return np.arange(len(self)) < steps
 
 
 def segment_length(
@@ -44,11 +52,14 @@ def cut_segments(
     length: int,
     count: int,
     rng: np.random.Generator,
+    terminated: torch.Tensor | None = None,
 ) -> list[Segment]:
     """Up to `count` random clips of `length` steps from a time-major rollout [T, N].
 
     A clip lies inside one episode: all its steps are real (mask 1) and no episode ends
-    before its last step.
+    before its last step. Given `terminated`, clips may also run past the end of an episode
+    that terminated (not one cut by a time limit: what follows it is unknown): the rest of
+    the clip is the absorbing state, so a labeler sees the fall and what it cost.
     """
     T, N = mask.shape
     check(
@@ -67,18 +78,36 @@ def cut_segments(
     window_bad = bad_until[starts + length - 1] - bad_until[starts]
     window_bad += ~real[starts + length - 1]
     t_idx, n_idx = np.nonzero(window_bad == 0)
+    alive = np.full(len(t_idx), length)
+    if terminated is not None:  # windows [t, e] of an episode that terminates at e, padded
+        ends_t, ends_n = np.nonzero(terminated.bool().cpu().numpy() & real)
+        for e, n in zip(ends_t, ends_n):
+            t = np.arange(max(0, e - length + 2), e + 1)  # the end falls before the last step
+            t = t[bad_until[e, n] - bad_until[t, n] == 0]  # real steps, no earlier end
+            t_idx, n_idx = np.concatenate([t_idx, t]), np.concatenate([n_idx, np.full_like(t, n)])
+            alive = np.concatenate([alive, e + 1 - t])
     if len(t_idx) == 0:
         return []
     picks = rng.choice(len(t_idx), size=min(count, len(t_idx)), replace=False)
-    obs_np, act_np, rew_np = (x.cpu().numpy() for x in (obs, actions, true_rewards))
+    arrays = [x.cpu().numpy() for x in (obs, actions, true_rewards)]
     return [
-        Segment(
-            obs=obs_np[t : t + length, n].copy(),
-            actions=act_np[t : t + length, n].copy(),
-            true_rewards=rew_np[t : t + length, n].astype(np.float64),
-        )
-        for t, n in zip(t_idx[picks], n_idx[picks])
+        _clip(arrays, t, n, length, int(steps))
+        for t, n, steps in zip(t_idx[picks], n_idx[picks], alive[picks])
     ]
+
+
+def _clip(arrays: list[np.ndarray], t: int, n: int, length: int, steps: int) -> Segment:
+    """Steps [t, t + steps) of column n, then zeros (the absorbing state) up to `length`."""
+    obs, actions, rewards = (
+        np.concatenate([x[t : t + steps, n], np.zeros((length - steps, *x.shape[2:]), x.dtype)])
+        for x in arrays
+    )
+    return Segment(
+        obs=obs,
+        actions=actions,
+        true_rewards=rewards.astype(np.float64),
+        alive_steps=None if steps == length else steps,
+    )
 
 
 class SegmentPool:
@@ -111,18 +140,21 @@ class SegmentPool:
         kept = self.segments[len(self.segments) - keep :]
         if not kept:
             return {"obs": None, "actions": None, "true_rewards": None}
-        return {  # clips in a pool share one length: three stacked arrays
+        state = {  # clips in a pool share one length: stacked arrays
             field: np.stack([getattr(segment, field) for segment in kept])
             for field in ("obs", "actions", "true_rewards")
         }
+        state["alive_steps"] = [segment.alive_steps for segment in kept]
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         if state["obs"] is None:
             self.segments = []
             return
+        alive = state.get("alive_steps", [None] * len(state["obs"]))
         self.segments = [
-            Segment(obs=obs, actions=actions, true_rewards=rewards)
-            for obs, actions, rewards in zip(state["obs"], state["actions"], state["true_rewards"])
+            Segment(*arrays, alive_steps=steps)
+            for *arrays, steps in zip(state["obs"], state["actions"], state["true_rewards"], alive)
         ]
 
     def random_pairs(self, n: int) -> list[tuple[Segment, Segment]]:

@@ -41,15 +41,21 @@ CREATE TABLE IF NOT EXISTS comparisons (
 
 def encode_segment(segment: Segment) -> bytes:
     buffer = io.BytesIO()
+    extra = {} if segment.alive_steps is None else {"alive_steps": segment.alive_steps}
     np.savez_compressed(
-        buffer, obs=segment.obs, actions=segment.actions, true_rewards=segment.true_rewards
+        buffer,
+        obs=segment.obs,
+        actions=segment.actions,
+        true_rewards=segment.true_rewards,
+        **extra,
     )
     return buffer.getvalue()
 
 
 def decode_segment(payload: bytes) -> Segment:
     with np.load(io.BytesIO(payload)) as data:
-        return Segment(obs=data["obs"], actions=data["actions"], true_rewards=data["true_rewards"])
+        alive = int(data["alive_steps"]) if "alive_steps" in data.files else None
+        return Segment(data["obs"], data["actions"], data["true_rewards"], alive_steps=alive)
 
 
 class PreferenceStore:

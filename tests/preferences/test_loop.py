@@ -158,6 +158,9 @@ def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
     restored = SegmentPool(capacity=10, rng=np.random.default_rng(0))
     restored.load_state_dict(pool.state_dict())
     assert [s.obs[0, 0] for s in restored.segments] == [6, 7, 8, 9]
+    pool.segments[-1].alive_steps = 2  # a clip that shows its episode's end keeps that
+    restored.load_state_dict(pool.state_dict())
+    assert [s.alive_steps for s in restored.segments] == [None, None, None, 2]
     monkeypatch.setattr(SegmentPool, "checkpoint_bytes", size - 1)
     restored.load_state_dict(pool.state_dict())
     assert len(restored) == 0

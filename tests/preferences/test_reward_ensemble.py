@@ -103,6 +103,62 @@ def test_segments_stay_inside_one_episode():
     assert len(clips) == len({(int(c.obs[0, 0])) for c in clips})
 
 
+def test_clips_may_run_past_a_termination_but_not_past_a_time_limit():
+    T, L = 10, 4
+    obs = torch.arange(T, dtype=torch.float32).view(T, 1, 1) + 1  # step t holds t + 1
+    mask, done = torch.ones(T, 1), torch.zeros(T, 1)
+    done[5, 0], mask[6, 0] = 1, 0  # the episode ends at step 5; step 6 is the reset step
+    cut = lambda terminated: cut_segments(  # noqa: E731
+        obs, obs, obs[..., 0], mask, done, L, 100, np.random.default_rng(0), terminated
+    )
+    inside = {int(c.obs[0, 0]) - 1 for c in cut(None)}
+    assert inside == {0, 1, 2}  # [0, 3], [1, 4], [2, 5]: the end may be the last step
+    assert {int(c.obs[0, 0]) - 1 for c in cut(torch.zeros(T, 1))} == inside  # a time limit
+    clips = {int(c.obs[0, 0]) - 1: c for c in cut(done)}  # a termination
+    assert set(clips) == {0, 1, 2, 3, 4, 5}
+    for t in (3, 4, 5):
+        c, alive = clips[t], 6 - t  # steps t .. 5, then the absorbing state
+        assert c.alive_steps == alive and c.alive().tolist() == [True] * alive + [False] * (
+            L - alive
+        )
+        assert c.obs[:alive, 0].tolist() == [float(s + 1) for s in range(t, 6)]
+        assert not c.obs[alive:].any() and not c.true_rewards[alive:].any()
+    assert all(clips[t].alive_steps is None for t in (0, 1, 2))
+
+
+def test_clips_that_show_the_end_teach_what_staying_alive_is_worth():
+    """True reward 1 + 0.5 o_0 per step while alive, 0 after the end (CartPole-like).
+
+    Without the end in the clips the constant 1 is invisible (lecture 003's quiz); with it,
+    r_hat measured from r_abs has mean / std near the true reward's, 1 / 0.5 = 2.
+    """
+    rng = np.random.default_rng(3)
+
+    def clip():
+        obs = rng.normal(size=(H, OBS)).astype(np.float32)
+        act = rng.normal(size=(H, ACT)).astype(np.float32)
+        alive = int(rng.integers(1, H + 1))
+        rewards = np.where(np.arange(H) < alive, 1 + 0.5 * obs[:, 0], 0.0)
+        obs[alive:], act[alive:] = 0, 0
+        return Segment(obs, act, rewards, alive_steps=None if alive == H else alive)
+
+    teacher = Teacher(seed=0)
+    labelled = []
+    for i in range(400):
+        a, b = clip(), clip()
+        labelled.append((i, a, b, teacher.label(a.true_rewards, b.true_rewards)))
+    config = RewardModelConfig(epochs=20, lr=3e-3, absorbing=True)
+    ensemble = RewardEnsemble((OBS,), ACT, False, config, seed=0)
+    metrics = ensemble.fit(labelled, [clip() for _ in range(100)])
+    assert metrics["rm_val_accuracy"] > 0.9
+    obs = torch.as_tensor(rng.normal(size=(2000, OBS)).astype(np.float32))
+    r_hat = ensemble.reward(obs, torch.as_tensor(rng.normal(size=(2000, ACT)).astype(np.float32)))
+    assert 1.4 < r_hat.mean().item() < 2.6, r_hat.mean()  # the alive bonus, learned
+    plain = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(epochs=20, lr=3e-3), seed=0)
+    plain.fit(labelled, [clip() for _ in range(100)])
+    assert abs(plain.reward(obs, obs[:, :ACT]).mean().item()) < 0.3  # mean 0: no bonus
+
+
 def test_segment_length_follows_the_env_dt():
     assert segment_length("mujoco", 0.008) == 188  # Hopper: 1.5 s at dt = 0.008
     assert segment_length("atari", None) == 25

@@ -30,6 +30,10 @@ def test_pairs_roundtrip_through_the_store(tmp_path):
     assert np.array_equal(a2.obs, a.obs) and np.array_equal(b2.true_rewards, b.true_rewards)
     assert (mu, tie) == (1.0, 0.5)
     assert len(store) == 2
+    assert a2.alive_steps is None
+    ended = Segment(a.obs, a.actions, a.true_rewards, alive_steps=3)
+    store.add_segment_pair(ended, b, 0.0, "synthetic:oracle")
+    assert store.segment_pairs()[-1][1].alive_steps == 3
 
 
 def test_export_then_import_copies_every_label(tmp_path):
