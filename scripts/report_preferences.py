@@ -3,7 +3,8 @@
     python scripts/report_preferences.py runs/bench_pref_pendulum --out benchmarks/preferences/pendulum \
         --command "python scripts/bench_suite.py ..."
 
-Groups the run directories by (reward, label budget, query method); reports each group's final
+Groups the run directories by (reward, label budget, query method, how episodes end); reports
+each group's final
 deterministic evaluation (mean and std over seeds), labels used, the reward model's held-out
 accuracy, and the return as a fraction of the true-reward runs' (the paper's comparison). The
 figure is `rlhf plot` over all runs (seeds averaged), so it can be regenerated from the files.
@@ -23,11 +24,30 @@ from rlhf_from_scratch.utils.plots import plot_runs
 from rlhf_from_scratch.utils.rundir import read_metrics
 
 
+def episodes(config: dict) -> str:
+    """How the run's episodes end: fixed length, or ended by the env (shown in the clips or not),
+    with the alive bonus added to r_hat if any."""
+    prefs = config.get("preference_config") or {}
+    fixed = config.get("fixed_length")
+    if fixed is None:  # the default: fixed length for preference runs outside Atari
+        fixed = (
+            config.get("reward") == "preferences"
+            and not prefs.get("absorbing")
+            and not config["env"].startswith("ALE/")
+        )
+    if fixed:
+        return "fixed length"
+    text = "ends shown in clips" if prefs.get("absorbing") else "ends kept"
+    if prefs.get("rm_target_mean"):
+        text += f", bonus {prefs['rm_target_mean']:g}"
+    return text
+
+
 def group_key(config: dict) -> tuple:
     prefs = config.get("preference_config") or {}
     if config.get("reward") != "preferences":
-        return ("true reward", 0, "")
-    return ("preferences", prefs.get("labels", 700), prefs.get("query", "random"))
+        return ("true reward", 0, "", episodes(config))
+    return ("preferences", prefs.get("labels", 700), prefs.get("query", "random"), episodes(config))
 
 
 HAND_WRITTEN = "## What we see (written by hand)"
@@ -58,7 +78,9 @@ def main() -> None:
     env = next(iter(groups.values()))[0]["config"]["env"]
     true_runs = [
         r["summary"]["eval_return_mean"]
-        for r in groups.get(("true reward", 0, ""), [])
+        for key, rows in groups.items()
+        if key[0] == "true reward"
+        for r in rows
         if r["summary"]
     ]
     true_mean = float(np.mean(true_runs)) if true_runs else None
@@ -74,10 +96,10 @@ def main() -> None:
         "'episode std': the std over one run's evaluation episodes (mean over seeds); "
         "true-reward PPO on the same seeds for scale; unfinished runs are marked.",
         "",
-        "| reward | labels | query | seeds | eval return | episode std | vs true reward | RM held-out acc. | corr(r_hat, r) last update |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| reward | labels | query | episodes | seeds | eval return | episode std | vs true reward | RM held-out acc. | corr(r_hat, r) last update |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for key in sorted(groups, key=lambda k: (k[0] != "true reward", k[1], k[2])):
+    for key in sorted(groups, key=lambda k: (k[0] != "true reward", k[1], k[2], k[3])):
         rows = groups[key]
         done = [r for r in rows if r["summary"]]
         returns = [r["summary"]["eval_return_mean"] for r in done]
@@ -102,7 +124,8 @@ def main() -> None:
         acc_text = f"{np.mean(acc):.3f}" if acc else "-"
         corr_text = f"{np.mean(corr):.3f}" if corr else "-"
         lines.append(
-            f"| {key[0]} | {key[1] or '-'} | {key[2] or '-'} | {len(rows)} | {ret} | {spread_text} | "
+            f"| {key[0]} | {key[1] or '-'} | {key[2] or '-'} | {key[3]} | {len(rows)} | {ret} | "
+            f"{spread_text} | "
             f"{rel or '-'} | "
             f"{acc_text} | {corr_text} |"
         )

@@ -90,7 +90,7 @@ class TrainConfig:
             clip_length(self)
             check(
                 not (self.preference_config.get("absorbing") and self.fixed_length),
-                "--absorbing true needs episodes that end: with --fixed-length true no clip "
+                "--absorbing needs episodes that end: with --fixed-length true no clip "
                 "shows an end; drop --fixed-length",
             )
 

@@ -36,6 +36,29 @@ def test_ppo_learns_pendulum_from_a_few_hundred_synthetic_labels(tmp_path):
     assert rows[-1]["rm_true_corr"] > 0.8  # r_hat tracks the hidden reward on fresh rollouts
 
 
+@pytest.mark.slow
+def test_cartpole_is_learned_from_100_labels_when_the_clips_show_the_fall(tmp_path):
+    """CartPole pays +1 per step alive and nothing else: a constant, which labels cannot see
+    (lecture 003's quiz) unless clips run past the fall. True-reward PPO: 500 at 50k steps."""
+    returns = {}
+    for name, flags in [("absorbing", dict(absorbing=True)), ("plain", dict(fixed_length=False))]:
+        config = default_config(
+            "ppo",
+            "CartPole-v1",
+            total_steps=50_000,
+            seed=1,
+            reward="preferences",
+            labels=100,
+            eval_episodes=10,
+            **flags,
+        )
+        returns[name] = train(config, tmp_path / name)["eval_return_mean"]
+    assert returns["absorbing"] >= 400, returns  # 471 when written
+    assert returns["plain"] < returns["absorbing"] - 200, (
+        returns
+    )  # 9 when written: r_hat has mean 0
+
+
 @pytest.mark.parametrize("algo", ["reinforce", "a2c", "trpo", "ppo"])
 def test_every_algorithm_trains_on_r_hat(algo, tmp_path, monkeypatch):
     seen = {}
@@ -173,6 +196,10 @@ def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
         (dict(reward="preferences", labeler="orcale"), "did you mean 'oracle'"),
         (dict(reward="preferences", segment_steps=600), "longer than the episodes of CartPole-v1"),
         (dict(labels=100), "only apply with --reward preferences"),
+        (
+            dict(reward="preferences", absorbing=True, fixed_length=True),
+            "--absorbing needs episodes that end",
+        ),
     ],
 )
 def test_bad_preference_settings_are_refused(tmp_path, overrides, message):
