@@ -61,6 +61,12 @@ def main() -> None:
     parser.add_argument(
         "--true", nargs="*", default=[], help="true-reward run directories kept elsewhere"
     )
+    parser.add_argument(
+        "--plot-without-fixed-length",
+        action="store_true",
+        help="leave fixed-length runs out of the figure: their training returns carry the fall "
+        "penalty and sit on another scale (the table still has them)",
+    )
     args = parser.parse_args()
     runs = sorted(p.parent for p in Path(args.root).glob("*/config.json"))
     runs += [Path(p) for p in args.true]
@@ -135,13 +141,18 @@ def main() -> None:
         " and where those are positive the ratio of the two.",
         "",
     ]
+    plotted = [
+        key for key in groups if not (args.plot_without_fixed_length and key[3] == "fixed length")
+    ]
     figure = plot_runs(
-        [r["run"] for rows in groups.values() for r in rows],
+        [r["run"] for key in plotted for r in groups[key]],
         out / "curves.png",
         metric="episodic_return",
         title=f"{env}: true return vs env steps",
     )
     lines += [f"![learning curves]({figure.name})", ""]
+    if len(plotted) < len(groups):
+        lines += ["The fixed-length runs are left out of the figure (the fall penalty).", ""]
     readme = out / "README.md"
     if readme.exists():  # a regenerated table keeps the hand-written reading below it
         old_text = readme.read_text()
