@@ -58,10 +58,6 @@ def test_a_few_ppo_updates_on_a_real_atari_game(tmp_path):
     assert all(np.isfinite(r["policy_loss"]) and r["approx_kl"] >= 0 for r in rows)
 
 
-class Interrupt(Exception):
-    pass
-
-
 @pytest.mark.parametrize(
     "algo,env_id,overrides",
     [
@@ -70,23 +66,16 @@ class Interrupt(Exception):
     ],
 )
 def test_a_killed_and_resumed_run_ends_where_an_unbroken_run_ends(
-    algo, env_id, overrides, tmp_path
+    algo, env_id, overrides, tmp_path, kill_and_resume
 ):
     config = default_config(
         algo, env_id, seed=3, checkpoint_every=2, log_every=1, eval_episodes=2, **overrides
     )
-    unbroken = train(config, tmp_path / "unbroken")
-
-    def kill_after_update_5(step, metrics):
-        if step == 5 * config.num_envs * config.n_steps:
-            raise Interrupt  # after update 5 was logged, before its checkpoint: resume from 4
-
-    with pytest.raises(Interrupt):
-        train(config, tmp_path / "killed", on_update=kill_after_update_5)
-    resumed = train(config, tmp_path / "killed", resume=True)
+    # killed after update 5 was logged, before its checkpoint: the resume starts from update 4
+    unbroken, resumed = kill_and_resume(
+        config, lambda step, _: step == 5 * config.num_envs * config.n_steps
+    )
     assert resumed["eval_return_mean"] == unbroken["eval_return_mean"]
-    strip = lambda rows: [{k: v for k, v in r.items() if "second" not in k} for r in rows]  # noqa: E731
-    assert strip(read_metrics(tmp_path / "killed")) == strip(read_metrics(tmp_path / "unbroken"))
     a = torch.load(sorted((tmp_path / "unbroken/checkpoints").glob("*.pt"))[-1], weights_only=False)
     b = torch.load(sorted((tmp_path / "killed/checkpoints").glob("*.pt"))[-1], weights_only=False)
     for key, value in a["policy"].items():

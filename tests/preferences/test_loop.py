@@ -129,7 +129,9 @@ def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
     assert fitted_on[0] == before
 
 
-def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(tmp_path):
+def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(
+    tmp_path, kill_and_resume
+):
     """The clip pool is in the checkpoint: the resumed run asks the same queries."""
     config = default_config(
         "ppo",
@@ -144,23 +146,12 @@ def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(tmp
         checkpoint_every=1,
         log_every=1,
     )
-    unbroken = train(config, tmp_path / "unbroken")
-
-    class Kill(Exception):
-        pass
-
-    def kill(step, metrics):
-        # labels stored after the last checkpoint would be kept, and not asked again, but not
-        # yet fitted: kill where none arrived, after update 6, so both runs fit the same labels
-        if step >= 400 * 6 and metrics["labels_added"] == 0:
-            raise Kill
-
-    with pytest.raises(Kill):
-        train(config, tmp_path / "killed", on_update=kill)
-    resumed = train(config, tmp_path / "killed", resume=True)
+    # labels stored after the last checkpoint would be kept, and not asked again, but not yet
+    # fitted: kill where none arrived, after update 6, so both runs fit the same labels
+    unbroken, resumed = kill_and_resume(
+        config, lambda step, metrics: step >= 400 * 6 and metrics["labels_added"] == 0
+    )
     assert resumed["eval_return_mean"] == unbroken["eval_return_mean"]
-    strip = lambda rows: [{k: v for k, v in r.items() if "second" not in k} for r in rows]  # noqa: E731
-    assert strip(read_metrics(tmp_path / "killed")) == strip(read_metrics(tmp_path / "unbroken"))
     stores = [
         PreferenceStore(tmp_path / run / "preferences.sqlite", "Pendulum-v1")
         for run in ("unbroken", "killed")
