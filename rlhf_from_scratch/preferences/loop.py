@@ -180,6 +180,8 @@ class PreferenceLearner:
             "rm_true_corr": pearson(r_hat.flatten()[real], rollout.true_rewards.flatten()[real]),
             "rm_disagreement": members.std(0)[real].mean().item() if len(members) > 1 else 0.0,
             "true_reward_mean": rollout.true_rewards.flatten()[real].mean().item(),
+            # ~0 when normalised to mean 0; with --absorbing, the learned alive bonus per step
+            "rm_reward_mean": r_hat.flatten()[real].mean().item(),
         }
         return r_hat, metrics
 
