@@ -109,10 +109,14 @@ def plot_runs(
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(title or metric.replace("_", " "))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    labels = ax.get_legend_handles_labels()[1]
+    if max(map(len, labels), default=0) > 60:  # long labels (settings named): below the axes
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.2))
+    else:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return out
