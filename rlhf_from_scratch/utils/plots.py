@@ -34,12 +34,16 @@ def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
         if len(keys) == 1:
             labels[label] = groups[keys[0]]
             continue
-        # same label, different settings: name the settings that differ
+        # same label, different settings: name the settings that differ, as few as tell the
+        # curves apart (in name order), and how many more differ
         flat = [_flatten(json.loads(k)) for k in keys]
         differ = sorted({n for f in flat for n in f if len({str(g.get(n)) for g in flat}) > 1})
+        named = 1
+        while named < len(differ) and len({_detail(f, differ[:named]) for f in flat}) < len(flat):
+            named += 1
+        more = f" (+{len(differ) - named} more settings)" if named < len(differ) else ""
         for key, settings in zip(keys, flat):
-            detail = ", ".join(f"{n}={settings.get(n, 'default')}" for n in differ)
-            labels[f"{label}, {detail}"] = groups[key]
+            labels[f"{label}, {_detail(settings, differ[:named])}{more}"] = groups[key]
     return labels
 
 
@@ -51,6 +55,10 @@ def _label(config: dict) -> str:
     elif config.get("reward", "env") == "env":  # runs older than the field: env reward
         label += ", true reward"
     return label
+
+
+def _detail(settings: dict, names: list[str]) -> str:
+    return ", ".join(f"{n}={settings.get(n, 'default')}" for n in names)
 
 
 def _flatten(config: dict) -> dict:

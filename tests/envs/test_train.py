@@ -320,11 +320,18 @@ def test_plot_names_the_settings_that_tell_two_configs_apart(tmp_path):
 
     dirs = [run_dir("a", rm_target_mean=1.0), run_dir("b", rm_target_mean=3.0, lr=1e-4)]
     dirs.append(run_dir("c", rm_target_mean=1.0, seed=2))  # a second seed of "a"
-    labels = group_runs(dirs)
-    assert labels == {
-        "ppo Hopper-v5, 700 labels (random), lr=0.0003, rm_target_mean=1.0": [
+    # lr alone tells the two configs apart: the other difference is counted, not named
+    assert group_runs(dirs) == {
+        "ppo Hopper-v5, 700 labels (random), lr=0.0003 (+1 more settings)": [
             tmp_path / "a",
             tmp_path / "c",
         ],
-        "ppo Hopper-v5, 700 labels (random), lr=0.0001, rm_target_mean=3.0": [tmp_path / "b"],
+        "ppo Hopper-v5, 700 labels (random), lr=0.0001 (+1 more settings)": [tmp_path / "b"],
+    }
+    dirs.append(run_dir("d", rm_target_mean=6.0))  # same lr as "a": both settings are named
+    labels = group_runs(dirs)
+    assert set(labels) == {
+        "ppo Hopper-v5, 700 labels (random), lr=0.0003, rm_target_mean=1.0",
+        "ppo Hopper-v5, 700 labels (random), lr=0.0001, rm_target_mean=3.0",
+        "ppo Hopper-v5, 700 labels (random), lr=0.0003, rm_target_mean=6.0",
     }
