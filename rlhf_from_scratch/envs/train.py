@@ -24,7 +24,7 @@ import torch
 from rlhf_from_scratch.algos.common import NonFiniteLossError
 from rlhf_from_scratch.algos.registry import get_algo
 from rlhf_from_scratch.envs import make
-from rlhf_from_scratch.envs.defaults import DEFAULTS, tuned_settings
+from rlhf_from_scratch.envs.defaults import DEFAULTS, preference_settings, tuned_settings
 from rlhf_from_scratch.envs.policies import ActorCritic
 from rlhf_from_scratch.envs.rollout import Collector, Identity, ReturnScaler, SignClip, evaluate
 from rlhf_from_scratch.preferences.loop import PreferenceConfig, PreferenceLearner
@@ -105,8 +105,9 @@ class TrainConfig:
 
 def default_config(algo: str, env: str, family_defaults: bool = False, **overrides) -> TrainConfig:
     """The literature defaults for (algo, env family); on the true reward, the tuned settings
-    for (algo, env) where there are some (defaults.TUNED; not with `family_defaults`); then
-    `overrides` (None means 'default')."""
+    for (algo, env) where there are some (defaults.TUNED), with preferences the per-env recipe
+    (defaults.PREFERENCE_TUNED; neither with `family_defaults`); then `overrides` (None means
+    'default')."""
     _, algo_cls = get_algo(algo)
     family = make.env_family(env)
     preset = copy.deepcopy(DEFAULTS[(algo, family)])
@@ -118,6 +119,20 @@ def default_config(algo: str, env: str, family_defaults: bool = False, **overrid
         algo_config.update(tuned.pop("algo", {}))
         preset.update(tuned)
     preference_config = dict(PREFERENCE_DEFAULTS.get(family, {}))
+    chosen = {  # the settings this run names itself
+        k
+        for k, v in {**(overrides.get("preference_config") or {}), **overrides}.items()
+        if v is not None
+    }
+    if (
+        not family_defaults
+        and overrides.get("reward") == "preferences"
+        and not chosen & {"fixed_length", "absorbing", "rm_target_mean"}
+    ):
+        recipe = dict(preference_settings(env))
+        if "fixed_length" in recipe:
+            preset["fixed_length"] = recipe.pop("fixed_length")
+        preference_config.update(recipe)
     train_fields = {f.name for f in fields(TrainConfig)}
     for key, value in overrides.items():
         if value is None:

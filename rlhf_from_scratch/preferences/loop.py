@@ -9,9 +9,12 @@ learns from comparisons of the policy's own clips.
     the true reward is used only by the synthetic labeler and for evaluation.
 
 Envs that end an episode when the agent falls (CartPole, Hopper, ...) would leak the reward
-through episode length, so preference runs use fixed-length episodes (termination ignored
-until the time limit; the paper did the same): falling then shows up in the clips, where the
-labeler can see it. Evaluation still runs on the unmodified env.
+through episode length, so by default preference runs use fixed-length episodes (termination
+ignored until the time limit; the paper did the same): falling then shows up in the clips,
+where the labeler can see it. Evaluation still runs on the unmodified env. Two alternatives keep
+termination: an alive bonus added to r_hat (the default on Hopper and Walker2d, where it beat
+fixed-length episodes by far: envs/defaults.py PREFERENCE_TUNED), or clips that run past the
+end so that the labels decide the bonus (`absorbing`, see reward_model).
 """
 
 from __future__ import annotations

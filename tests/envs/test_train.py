@@ -309,6 +309,22 @@ def test_plot_averages_runs_that_differ_only_in_the_seed(tmp_path, capsys):
     assert (tmp_path / "curves.png").stat().st_size > 5000
 
 
+def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_told_otherwise():
+    recipe = default_config("ppo", "Hopper-v5", reward="preferences")
+    assert recipe.fixed_length is False and recipe.preference_config["rm_target_mean"] == 6.0
+    assert default_config("trpo", "Walker2d-v5", reward="preferences").fixed_length is False
+    # the recipe applies as a whole, or not at all
+    for own in (dict(absorbing=True), dict(fixed_length=True), dict(rm_target_mean=2.0)):
+        config = default_config("ppo", "Hopper-v5", reward="preferences", **own)
+        assert config.preference_config.get("rm_target_mean", 0.0) == own.get("rm_target_mean", 0.0)
+        assert config.fixed_length == own.get("fixed_length")
+    family = default_config("ppo", "Hopper-v5", reward="preferences", family_defaults=True)
+    assert family.fixed_length is None and "rm_target_mean" not in family.preference_config
+    cheetah = default_config("ppo", "HalfCheetah-v5", reward="preferences")
+    assert cheetah.fixed_length is None and "rm_target_mean" not in cheetah.preference_config
+    assert default_config("ppo", "Hopper-v5").preference_config == {}  # true reward: none
+
+
 def test_plot_names_the_settings_that_tell_two_configs_apart(tmp_path):
     from rlhf_from_scratch.utils.plots import group_runs
 
