@@ -150,9 +150,14 @@ TUNED: dict[tuple[str, str], dict] = {
 }
 
 
+def base_name(env_id: str) -> str:
+    """'Hopper-v5' -> 'Hopper', 'ALE/Pong-v5' -> 'Pong': the key of the per-env tables."""
+    return env_id.split("/")[-1].split("-v")[0]
+
+
 def tuned_settings(algo: str, env_id: str) -> dict:
     """The tuned per-env entry for (algo, env) whatever the version suffix, or {}."""
-    return TUNED.get((algo, env_id.split("/")[-1].split("-v")[0]), {})
+    return TUNED.get((algo, base_name(env_id)), {})
 
 
 # Preference runs on envs whose episodes end when the agent falls. Fixed-length episodes with a
@@ -170,4 +175,4 @@ PREFERENCE_TUNED: dict[str, dict] = {
 
 def preference_settings(env_id: str) -> dict:
     """The per-env entry for preference runs whatever the version suffix, or {}."""
-    return PREFERENCE_TUNED.get(env_id.split("/")[-1].split("-v")[0], {})
+    return PREFERENCE_TUNED.get(base_name(env_id), {})
