@@ -3,7 +3,7 @@ learns from comparisons of the policy's own clips.
 
     every update:
         rollout                  -> the learner's reward is r_hat(o, a), never the env's
-        clips of the rollout     -> the pool of recent clips
+        clips of the rollout     -> the pool of recent clips (short rollouts joined first)
         labels due by step T     -> pairs chosen (random / disagreement), labelled, stored
         new labels               -> the ensemble is refitted
     the true reward is used only by the synthetic labeler and for evaluation.
@@ -110,26 +110,46 @@ class PreferenceLearner:
         self.labels_fitted = 0  # labels in the store at the last refit
         self.fit_metrics: dict[str, float] = {}
         self.labelled: list = []  # the store's clip comparisons, read once each
+        self.recent: list[dict] = []  # rollouts shorter than a clip, waiting to be joined
 
     @property
     def labels_used(self) -> int:
         return len(self.store)
 
     def add_clips(self, rollout, raw_obs: torch.Tensor) -> None:
-        T, N = rollout.mask.shape
-        done = torch.maximum(rollout.terminated, rollout.truncated)
+        """Random clips of the newest steps into the pool.
+
+        A rollout shorter than a clip (A2C's 5 steps) waits: consecutive rollouts continue the
+        same episodes, so they are joined end to end until they hold two clips' worth of steps.
+        """
+        self.recent.append(
+            {
+                "obs": raw_obs,
+                "actions": rollout.actions,
+                "true_rewards": rollout.true_rewards,
+                "mask": rollout.mask,
+                "terminated": rollout.terminated,
+                "truncated": rollout.truncated,
+            }
+        )
+        steps = sum(len(piece["mask"]) for piece in self.recent)
+        if steps < self.length or (len(self.recent) > 1 and steps < 2 * self.length):
+            return
+        block = {key: torch.cat([piece[key] for piece in self.recent]) for key in self.recent[0]}
+        self.recent = []
+        T, N = block["mask"].shape
         count = max(2, 2 * T * N // self.length)
         self.pool.add(
             cut_segments(
-                raw_obs,
-                rollout.actions,
-                rollout.true_rewards,
-                rollout.mask,
-                done,
+                block["obs"],
+                block["actions"],
+                block["true_rewards"],
+                block["mask"],
+                torch.maximum(block["terminated"], block["truncated"]),
                 self.length,
                 count,
                 self.rng,
-                terminated=rollout.terminated if self.config.absorbing else None,
+                terminated=block["terminated"] if self.config.absorbing else None,
             )
         )
 
@@ -196,6 +216,7 @@ class PreferenceLearner:
             "ensemble_rng": self.ensemble.rng.bit_generator.state,
             "teacher_rng": self.teacher.rng.bit_generator.state,
             "pool": self.pool.state_dict(),
+            "recent": self.recent,
             "fitted": self.fitted,
             "labels_fitted": self.labels_fitted,
             "fit_metrics": self.fit_metrics,
@@ -212,3 +233,4 @@ class PreferenceLearner:
         self.labels_fitted = state.get("labels_fitted", self.labels_used)
         if "pool" in state:  # checkpoints before the pool was saved resume with an empty one
             self.pool.load_state_dict(state["pool"])
+        self.recent = state.get("recent", [])

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rlhf_from_scratch.envs.train import default_config, train
-from rlhf_from_scratch.preferences.loop import PreferenceLearner
+from rlhf_from_scratch.preferences.loop import PreferenceConfig, PreferenceLearner
 from rlhf_from_scratch.preferences.segments import Segment, SegmentPool
 from rlhf_from_scratch.preferences.store import PreferenceStore
 from rlhf_from_scratch.utils.errors import ConfigError
@@ -61,6 +61,57 @@ def test_cartpole_is_learned_from_100_labels_when_the_clips_show_the_fall(tmp_pa
     assert bonus["absorbing"] > 1, bonus  # mean r_hat per step: a learned alive bonus (5.2)
 
 
+@pytest.mark.slow
+def test_a2c_learns_cartpole_from_100_labels_with_its_own_5_step_rollouts(tmp_path):
+    """A2C's defaults (8 envs x 5 steps) make rollouts much shorter than a clip (75 steps):
+    the clips are cut from consecutive rollouts joined end to end. True-reward A2C, same seed
+    and steps: 180."""
+    config = default_config(
+        "a2c",
+        "CartPole-v1",
+        total_steps=100_000,
+        seed=1,
+        reward="preferences",
+        labels=100,
+        absorbing=True,
+        eval_episodes=5,
+    )
+    assert config.n_steps == 5
+    summary = train(config, tmp_path)
+    assert summary["labels_used"] == 100
+    assert summary["eval_return_mean"] >= 300, summary  # 463 when written
+
+
+def test_rollouts_shorter_than_a_clip_are_joined_end_to_end(tmp_path):
+    """Clips of 10 steps from rollouts of 4: nothing until two clips' worth (12 < 20 steps),
+    then every clip is 10 consecutive steps of one env's stream, across rollout boundaries."""
+    learner = PreferenceLearner(
+        PreferenceConfig(labels=10),
+        task="test",
+        obs_shape=(1,),
+        action_dim=1,
+        discrete=False,
+        segment_length=10,
+        total_steps=1000,
+        store_path=str(tmp_path / "p.sqlite"),
+        seed=0,
+    )
+    T, N = 4, 2
+    for k in range(5):
+        t = torch.arange(k * T, (k + 1) * T, dtype=torch.float32)[:, None].expand(T, N)
+        stream = t + 1000 * torch.arange(N)  # step index, and the env in the thousands
+        zeros = torch.zeros(T, N)
+        rollout = type("Rollout", (), dict(actions=stream[..., None], true_rewards=stream,
+                                           mask=torch.ones(T, N), terminated=zeros,
+                                           truncated=zeros))  # fmt: skip
+        learner.add_clips(rollout, stream[..., None])
+        assert len(learner.pool) == (0 if k < 4 else 2 * 20 * N // 10)
+    for clip in learner.pool.segments:
+        steps = clip.true_rewards
+        assert len(steps) == 10 and np.all(np.diff(steps) == 1)
+        assert np.all(clip.obs[:, 0] == steps)  # (10 consecutive steps span 3-4 rollouts)
+
+
 @pytest.mark.parametrize("algo", ["reinforce", "a2c", "trpo", "ppo"])
 def test_every_algorithm_trains_on_r_hat(algo, tmp_path, monkeypatch):
     seen = {}
@@ -78,7 +129,7 @@ def test_every_algorithm_trains_on_r_hat(algo, tmp_path, monkeypatch):
         algo,
         "Pendulum-v1",
         num_envs=2,
-        n_steps=200,
+        n_steps=5 if algo == "a2c" else 200,  # A2C's own rollouts: shorter than a clip (30)
         total_steps=800,
         seed=0,
         reward="preferences",
@@ -131,16 +182,18 @@ def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
     assert fitted_on[0] == before
 
 
+@pytest.mark.parametrize("algo,n_steps,updates", [("ppo", 200, 12), ("a2c", 5, 120)])
 def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(
-    tmp_path, kill_and_resume
+    algo, n_steps, updates, tmp_path, kill_and_resume
 ):
-    """The clip pool is in the checkpoint: the resumed run asks the same queries."""
+    """The clip pool is in the checkpoint, and so are A2C's rollouts still waiting to be joined
+    into clips: the resumed run asks the same queries."""
     config = default_config(
-        "ppo",
+        algo,
         "Pendulum-v1",
         num_envs=2,
-        n_steps=200,
-        total_steps=400 * 12,
+        n_steps=n_steps,
+        total_steps=2 * n_steps * updates,
         seed=0,
         reward="preferences",
         labels=12,  # fewer labels than updates: some updates add none
@@ -149,9 +202,10 @@ def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(
         log_every=1,
     )
     # labels stored after the last checkpoint would be kept, and not asked again, but not yet
-    # fitted: kill where none arrived, after update 6, so both runs fit the same labels
+    # fitted: kill where none arrived, past half way, so both runs fit the same labels
     unbroken, resumed = kill_and_resume(
-        config, lambda step, metrics: step >= 400 * 6 and metrics["labels_added"] == 0
+        config,
+        lambda step, metrics: step >= n_steps * updates and metrics["labels_added"] == 0,
     )
     assert resumed["eval_return_mean"] == unbroken["eval_return_mean"]
     stores = [
