@@ -1,5 +1,7 @@
 """The interleaved loop end to end: every algorithm learns from r_hat, never from the env."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -83,8 +85,8 @@ def test_a2c_learns_cartpole_from_100_labels_with_its_own_5_step_rollouts(tmp_pa
 
 
 def test_rollouts_shorter_than_a_clip_are_joined_end_to_end(tmp_path):
-    """Clips of 10 steps from rollouts of 4: nothing until two clips' worth (12 < 20 steps),
-    then every clip is 10 consecutive steps of one env's stream, across rollout boundaries."""
+    """Clips of 10 steps from rollouts of 4: no clip until the rollouts hold two clips' worth
+    (20 steps), then every clip is 10 consecutive steps of one env's stream, across rollouts."""
     learner = PreferenceLearner(
         PreferenceConfig(labels=10),
         task="test",
@@ -101,9 +103,13 @@ def test_rollouts_shorter_than_a_clip_are_joined_end_to_end(tmp_path):
         t = torch.arange(k * T, (k + 1) * T, dtype=torch.float32)[:, None].expand(T, N)
         stream = t + 1000 * torch.arange(N)  # step index, and the env in the thousands
         zeros = torch.zeros(T, N)
-        rollout = type("Rollout", (), dict(actions=stream[..., None], true_rewards=stream,
-                                           mask=torch.ones(T, N), terminated=zeros,
-                                           truncated=zeros))  # fmt: skip
+        rollout = SimpleNamespace(
+            actions=stream[..., None],
+            true_rewards=stream,
+            mask=torch.ones(T, N),
+            terminated=zeros,
+            truncated=zeros,
+        )
         learner.add_clips(rollout, stream[..., None])
         assert len(learner.pool) == (0 if k < 4 else 2 * 20 * N // 10)
     for clip in learner.pool.segments:
