@@ -1,7 +1,7 @@
 """Learning curves from run directories (made from metrics.jsonl, never from a live run).
 
-Runs whose config.json differ only in the seed are one curve: the mean over seeds, with the
-min-max band, on a common grid of steps.
+Runs whose config.json differ only in the seed (and bookkeeping such as checkpoint_every) are
+one curve: the mean over seeds, with the min-max band, on a common grid of steps.
 """
 
 from __future__ import annotations
@@ -14,36 +14,56 @@ import numpy as np
 from rlhf_from_scratch.utils.errors import ConfigError
 from rlhf_from_scratch.utils.rundir import read_metrics
 
+# Settings that never change what is learned: runs differing only in these are seeds of one curve.
+BOOKKEEPING = frozenset({"seed", "log_every", "checkpoint_every"})
+
+
+def same_settings(a: dict, b: dict) -> bool:
+    """Two configs describe the same training, up to the seed and bookkeeping.
+
+    A top-level field that one config lacks matches anything: that run is older than the field
+    (a config records every top-level field of its day). Nested settings (algo_config,
+    preference_config) record only what differs from the defaults, so there a missing key is
+    the default and must match exactly.
+    """
+    shared = (a.keys() & b.keys()) - BOOKKEEPING
+    return all(a[key] == b[key] for key in shared)
+
 
 def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
-    """Label -> run directories whose configs are equal up to the seed."""
-    groups: dict[str, list[Path]] = {}
+    """Label -> run directories with the same settings (see same_settings)."""
+    groups: list[tuple[dict, list[Path]]] = []  # (the first run's config, its runs)
     for run_dir in map(Path, run_dirs):
         config_path = run_dir / "config.json"
         if not config_path.exists():
             raise ConfigError(f"'{run_dir}' is not a run directory (no config.json)")
         config = json.loads(config_path.read_text())
-        config.pop("seed", None)
-        key = json.dumps(config, sort_keys=True)
-        groups.setdefault(key, []).append(run_dir)
-    base: dict[str, list[str]] = {}  # label -> the group keys that share it
-    for key in groups:
-        base.setdefault(_label(json.loads(key)), []).append(key)
+        for first, runs in groups:
+            if same_settings(first, config):
+                runs.append(run_dir)
+                break
+        else:
+            groups.append((config, [run_dir]))
+    base: dict[str, list[int]] = {}  # label -> the groups that share it
+    for i, (config, _) in enumerate(groups):
+        base.setdefault(_label(config), []).append(i)
     labels = {}
-    for label, keys in base.items():
-        if len(keys) == 1:
-            labels[label] = groups[keys[0]]
+    for label, members in base.items():
+        if len(members) == 1:
+            labels[label] = groups[members[0]][1]
             continue
         # same label, different settings: name the settings that differ, as few as tell the
         # curves apart (in name order), and how many more differ
-        flat = [_flatten(json.loads(k)) for k in keys]
-        differ = sorted({n for f in flat for n in f if len({str(g.get(n)) for g in flat}) > 1})
+        flat = [_flatten(groups[i][0]) for i in members]
+        differ = sorted(
+            {n for f in flat for n in f if len({str(g.get(n)) for g in flat}) > 1} - BOOKKEEPING
+        )
         named = 1
         while named < len(differ) and len({_detail(f, differ[:named]) for f in flat}) < len(flat):
             named += 1
         more = f" (+{len(differ) - named} more settings)" if named < len(differ) else ""
-        for key, settings in zip(keys, flat):
-            labels[f"{label}, {_detail(settings, differ[:named])}{more}"] = groups[key]
+        for i, settings in zip(members, flat):
+            labels[f"{label}, {_detail(settings, differ[:named])}{more}"] = groups[i][1]
     return labels
 
 

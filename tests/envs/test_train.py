@@ -351,3 +351,26 @@ def test_plot_names_the_settings_that_tell_two_configs_apart(tmp_path):
         "ppo Hopper-v5, 700 labels (random), lr=0.0001, rm_target_mean=3.0",
         "ppo Hopper-v5, 700 labels (random), lr=0.0003, rm_target_mean=6.0",
     }
+
+
+def test_plot_takes_bookkeeping_and_fields_a_run_predates_as_the_same_settings(tmp_path):
+    from rlhf_from_scratch.utils.plots import group_runs
+
+    base = dataclasses.asdict(default_config("ppo", "Hopper-v5", reward="preferences"))
+
+    def run_dir(name: str, config: dict) -> str:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(config))
+        return str(tmp_path / name)
+
+    older = {k: v for k, v in base.items() if k not in ("fall_penalty", "log_every")}
+    no_bonus = {**base, "preference_config": {**base["preference_config"]}}
+    del no_bonus["preference_config"]["rm_target_mean"]  # nested: missing means the default
+    dirs = [
+        run_dir("a", base),
+        run_dir("b", {**base, "seed": 2, "checkpoint_every": 4000}),  # bookkeeping only
+        run_dir("c", {**older, "seed": 3}),  # made before fall_penalty and log_every existed
+        run_dir("d", no_bonus),
+    ]
+    groups = list(group_runs(dirs).values())
+    assert groups == [[tmp_path / "a", tmp_path / "b", tmp_path / "c"], [tmp_path / "d"]]
