@@ -5,7 +5,10 @@
     python scripts/bench_lm_rlhf.py hacking --sft RUN --rm RUN [--updates 60]
     python scripts/bench_lm_rlhf.py demo    [--size default]
     python scripts/bench_lm_rlhf.py adaptive --sft RUN --rm RUN --kl-target 2 --kl-horizon 64
+    python scripts/bench_lm_rlhf.py methods --sft RUN --rm RUN [--best-of 16] [--updates 20]
 
+`methods` is lecture 003's controlled comparison: best-of-n (n = 1 is the SFT model), expert
+iteration, DPO and PPO from the same SFT model and reward model, gold reward against KL.
 `algos` runs `rlhf lm rlhf --algo A` for PPO, REINFORCE with the leave-one-out baseline
 (RLOO), A2C and TRPO from the same SFT model and reward model, each with the same adaptive
 KL controller, and evaluates every few updates. The algorithms move at different speeds, so
@@ -13,7 +16,7 @@ they are compared at matched KL: along each run's (KL, gold reward) evaluations 
 reward is interpolated at the largest KL every run reached (and the final values are shown
 too). `adaptive` runs PPO twice from the same start, with the fixed beta and with Ziegler et
 al.'s adaptive controller (same initial beta, target KL, horizon), and plots KL and beta per
-update. Writes benchmarks/lm_rlhf/{algorithms,hacking,demo,adaptive}.{md,json} and PNGs, with
+update. Writes benchmarks/lm_rlhf/{algorithms,hacking,demo,adaptive,methods}.{md,json} and PNGs, with
 the command, the machine (utils.machine) and the date.
 """
 
@@ -152,6 +155,94 @@ def bench_algos(args) -> None:
     (OUT / "algorithms.json").write_text(json.dumps(
         {"matched_kl": matched, "table": table, "evals": rows, "commands": commands},
         indent=2))  # fmt: skip
+
+
+def bench_methods(args) -> None:
+    """Lecture 003's controlled comparison at our scale: SFT, best-of-n, expert iteration,
+    DPO and PPO from one SFT model and one reward model (and its comparisons)."""
+    load = os.getloadavg()
+    base = ["--policy", args.sft]
+    common = ["--device", "cpu", "--no-progress", "--num-eval-prompts", str(args.eval_prompts)] + (
+        ["--threads", str(args.threads)] if args.threads else []
+    )
+    jobs = {
+        "best-of-n": ["lm", "best-of-n", *base, "--reward-model", args.rm, "--n",
+                      str(args.best_of)],
+        "expert iteration": ["lm", "expert-iteration", *base, "--reward-model", args.rm],
+        "DPO": ["lm", "dpo", *base, "--preferences", args.rm, "--eval-every", "10"],
+        "PPO": ["lm", "rlhf", *base, "--reward-model", args.rm, "--algo", "ppo",
+                "--updates", str(args.updates), "--eval-every", str(args.eval_every),
+                "--checkpoint-every", str(args.updates), *kl_flags(args)],
+    }  # fmt: skip
+    runs, commands, times = {}, [], {}
+    for name, cmd in jobs.items():
+        run_dir = Path(args.runs) / ("methods-" + name.replace(" ", "-").lower())
+        shutil.rmtree(run_dir, ignore_errors=True)
+        cmd = [*cmd, *common, "--run-dir", str(run_dir)]
+        commands.append("rlhf " + " ".join(cmd))
+        times[name] = run(cmd)
+        runs[name] = run_dir
+    bon = json.loads((runs["best-of-n"] / "summary.json").read_text())
+    table = {"SFT": {**bon["rows"][0], "kl": 0.0, "cost": "1 sample / prompt"}}
+    for row in bon["rows"][1:]:
+        table[f"best-of-{row['n']}"] = {**row, "kl": row["kl_bound"],
+                                        "cost": f"{row['n']} samples + RM / prompt"}  # fmt: skip
+    curves = {"best-of-n": [(r["kl_bound"], r["gold_reward"]) for r in bon["rows"]]}
+    for name in ("expert iteration", "DPO", "PPO"):
+        rows = evals(runs[name])
+        curves[name] = [(r["kl"], r["gold_reward"]) for r in rows]
+        table[name] = {**rows[-1], "cost": COSTS[name], "wall_time_s": times[name]}
+    table["SFT"]["wall_time_s"] = table[f"best-of-{bon['rows'][-1]['n']}"]["wall_time_s"] = times[
+        "best-of-n"
+    ]
+    plot_methods(curves, OUT / "methods.png")
+    lines = header("Lecture 003's controlled comparison on the GPT (CPU)", commands, load)
+    lines += [
+        "All from the same SFT model and reward model; DPO trains on the reward model's own "
+        "comparisons (its preference store). Gold reward, grammar: the gold labeler on "
+        f"{args.eval_prompts} held-out prompts, one response each (best-of-n: the RM's choice among n). KL to the "
+        "SFT model in nats per response: sampled for the trained policies, log n - (n-1)/n "
+        "for best-of-n. One seed: differences below about 0.05 in gold reward are noise.",
+        "",
+        "| method | gold reward | RM score | KL (nats) | grammar | cost | wall time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, t in table.items():
+        wall = f"{t['wall_time_s']:.0f} s" if "wall_time_s" in t else "(with best-of-n)"
+        lines.append(
+            f"| {name} | {t['gold_reward']:.3f} | {t['rm_score']:.3f} | {t['kl']:.2f} | "
+            f"{t['grammar']:.3f} | {t['cost']} | {wall} |"
+        )
+    lines += ["", "![gold reward against KL](methods.png)", ""]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "methods.md").write_text("\n".join(lines) + "\n")
+    (OUT / "methods.json").write_text(json.dumps(
+        {"table": table, "curves": curves, "commands": commands}, indent=2))  # fmt: skip
+
+
+COSTS = {
+    "expert iteration": "training: rounds x prompts x n samples; then 1 sample / prompt",
+    "DPO": "training: the RM's comparisons, no sampling; then 1 sample / prompt",
+    "PPO": "training: updates x 32 samples + RM + critic; then 1 sample / prompt",
+}
+
+
+def plot_methods(curves: dict, out: Path) -> None:
+    """Gold reward against KL to the SFT model, one line per method (evaluations in order)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name, points in curves.items():
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=4,
+                label=name)  # fmt: skip
+    ax.set_xlabel("KL to the SFT model (nats / response)")
+    ax.set_ylabel("gold reward (held-out prompts)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, out)
 
 
 def two_panels():
@@ -342,7 +433,7 @@ def bench_demo(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("algos", "hacking", "demo", "adaptive"))
+    parser.add_argument("what", choices=("algos", "hacking", "demo", "adaptive", "methods"))
     parser.add_argument("--sft", default=None, help="SFT run directory (algos, hacking)")
     parser.add_argument("--rm", default=None, help="reward-model run directory")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "bench-lm-rlhf"))
@@ -352,6 +443,8 @@ def main() -> None:
     parser.add_argument("--kl-coef", type=float, default=0.05)
     parser.add_argument("--kl-target", type=float, default=None)
     parser.add_argument("--kl-horizon", type=int, default=None, help="adaptive: the horizon")
+    parser.add_argument("--best-of", type=int, default=16, help="methods: the largest n")
+    parser.add_argument("--eval-prompts", type=int, default=96, help="methods: held-out prompts")
     parser.add_argument("--size", default="default")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more flags")
@@ -360,7 +453,7 @@ def main() -> None:
     if args.what != "demo" and not (args.sft and args.rm):
         parser.error(f"'{args.what}' needs --sft RUN_DIR and --rm RUN_DIR")
     {"algos": bench_algos, "hacking": bench_hacking, "demo": bench_demo,
-     "adaptive": bench_adaptive}[args.what](args)  # fmt: skip
+     "adaptive": bench_adaptive, "methods": bench_methods}[args.what](args)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ rlhf lm sft --init runs/lm-pretrain --run-dir runs/lm-sft
 rlhf lm sample --checkpoint runs/lm-sft --prompt "Write a positive review of the bakery."
 rlhf lm rm --policy runs/lm-sft --run-dir runs/lm-rm            (comparisons + reward model)
 rlhf lm rlhf --policy runs/lm-sft --reward-model runs/lm-rm --algo ppo --run-dir runs/lm-ppo
+rlhf lm dpo --policy runs/lm-sft --preferences runs/lm-rm --run-dir runs/lm-dpo
+rlhf lm best-of-n --policy runs/lm-sft --reward-model runs/lm-rm --n 16
+rlhf lm expert-iteration --policy runs/lm-sft --reward-model runs/lm-rm
 rlhf demo                                  (pretrain -> SFT -> RM -> PPO, ~10 minutes on CPU)
 """
 
@@ -108,6 +111,54 @@ def add_commands(subparsers) -> None:
     p.add_argument("--gold", default=None, help="gold score (default: the reward model's)")
     p.add_argument("--prompts", default=None, help="prompt set (default: the reward model's)")
     p.set_defaults(func=cmd_rlhf)
+
+    p = sub.add_parser("dpo", help="Direct Preference Optimization on the reward model's pairs")
+    common(p, "runs/lm-dpo")
+    p.add_argument("--policy", required=True, help="the SFT run directory (pi_ref)")
+    p.add_argument(
+        "--preferences", required=True, help="the `rlhf lm rm` run directory (its comparisons)"
+    )
+    p.add_argument("--beta", type=float, default=None, help="KL coefficient (default 0.1)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--held-out", type=float, default=None, help="fraction of rankings held out")
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--num-eval-prompts", type=int, default=None)
+    p.add_argument("--gold", default=None, help="gold score (default: the reward model's)")
+    p.add_argument("--prompts", default=None, help="prompt set (default: the reward model's)")
+    p.set_defaults(func=cmd_dpo)
+
+    p = sub.add_parser(
+        "expert-iteration", help="rounds of best-of-n + SFT on the kept responses (Llama 2's RS)"
+    )
+    common(p, "runs/lm-expert-iteration")
+    p.add_argument("--policy", required=True, help="the SFT run directory")
+    p.add_argument("--reward-model", required=True, help="the `rlhf lm rm` run directory")
+    p.add_argument("--rounds", type=int, default=None, help="default 2")
+    p.add_argument("--prompts-per-round", type=int, default=None, help="default 64")
+    p.add_argument("--n", type=int, default=None, help="samples per prompt (default 8)")
+    p.add_argument("--epochs", type=int, default=None, help="passes over the kept responses")
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--num-eval-prompts", type=int, default=None)
+    p.add_argument("--gold", default=None, help="gold score (default: the reward model's)")
+    p.add_argument("--prompts", default=None, help="prompt set (default: the reward model's)")
+    p.set_defaults(func=cmd_expert_iteration)
+
+    p = sub.add_parser("best-of-n", help="best-of-n sampling against a reward model, n = 1..N")
+    p.add_argument("--run-dir", default="runs/lm-best-of-n")
+    p.add_argument("--policy", required=True, help="the SFT run directory (or any policy run)")
+    p.add_argument("--reward-model", required=True, help="the `rlhf lm rm` run directory")
+    p.add_argument("--n", type=int, default=None, help="the largest n (default 16)")
+    p.add_argument("--num-eval-prompts", type=int, default=None)
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--gold", default=None, help="gold score (default: the reward model's)")
+    p.add_argument("--prompts", default=None, help="prompt set (default: the reward model's)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_best_of_n)
 
     p = subparsers.add_parser(
         "demo", help="pretrain -> SFT -> comparisons -> reward model -> PPO, with a report"
@@ -241,7 +292,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise ConfigError(f"--num-samples must be >= 1, got {args.num_samples}")
     model, tokenizer, state = load_model(args.checkpoint, args.tokenizer)
     model.to(resolve_device(args.device))
-    is_sft = state.get("kind") in ("sft", "rlhf")
+    is_sft = state.get("kind") in ("sft", "rlhf", "dpo", "expert_iteration")
     if not prompts:  # a pretrained model writes freely; an SFT model gets two instructions
         prompts = (
             [
@@ -316,6 +367,96 @@ def cmd_rlhf(args: argparse.Namespace) -> None:
     _print_before_after(summary["before"], summary["after"])
     print(
         f"{cfg.algo}: {summary['updates']} updates in {summary['wall_time_s']:.0f} s -> {run.path}"
+    )
+
+
+def cmd_dpo(args: argparse.Namespace) -> None:
+    from rlhf_from_scratch.lm.dpo import DPOConfig, dpo
+    from rlhf_from_scratch.utils.rundir import RunDir
+
+    keys = ["policy", "preferences", "beta", "epochs", "held_out", "max_new_tokens",
+            "num_eval_prompts", "gold", "prompts", "lr", "eval_every", "checkpoint_every",
+            "seed", "device"]  # fmt: skip
+    _threads(args)
+    if args.steps is not None:
+        raise ConfigError("--steps does not apply to lm dpo: it makes --epochs passes")
+    cfg = DPOConfig(**_overrides(args, keys))
+    if args.batch_size is not None:
+        cfg.rankings_per_batch = args.batch_size
+    cfg.validate()
+    run = RunDir(args.run_dir, {"command": "lm dpo", **asdict(cfg)}, resume=args.resume)
+    bar, on_step = _progress(None, not args.no_progress, ("train_loss", "train_accuracy"))
+    try:
+        summary = dpo(cfg, run, on_step)
+    finally:
+        bar.close()
+        run.close()
+    before, after = summary["before"], summary["after"]
+    _print_before_after(before, after)
+    print(
+        f"  {'held-out accuracy':<18} {before['held_out_accuracy']:7.3f} -> "
+        f"{after['held_out_accuracy']:7.3f} (the implicit reward beta log pi/pi_ref)"
+    )
+    print(
+        f"dpo: {summary['steps']} steps on {summary['comparisons']} comparisons in "
+        f"{summary['wall_time_s']:.0f} s -> {run.path}"
+    )
+
+
+def cmd_expert_iteration(args: argparse.Namespace) -> None:
+    from rlhf_from_scratch.lm.expert_iteration import ExpertIterationConfig, expert_iteration
+    from rlhf_from_scratch.utils.rundir import RunDir
+
+    keys = ["policy", "reward_model", "rounds", "prompts_per_round", "n", "epochs",
+            "batch_size", "lr", "max_new_tokens", "temperature", "num_eval_prompts", "gold",
+            "prompts", "seed", "device"]  # fmt: skip
+    _threads(args)
+    if args.steps is not None:
+        raise ConfigError("--steps does not apply to lm expert-iteration: use --rounds, --epochs")
+    cfg = ExpertIterationConfig(**_overrides(args, keys))
+    cfg.validate()
+    run = RunDir(
+        args.run_dir, {"command": "lm expert-iteration", **asdict(cfg)}, resume=args.resume
+    )
+    bar, on_step = _progress(cfg.rounds, not args.no_progress, ("kept_rm_score", "eval_kl"))
+    try:
+        summary = expert_iteration(cfg, run, on_step)
+    finally:
+        bar.close()
+        run.close()
+    _print_before_after(summary["before"], summary["after"])
+    print(
+        f"expert iteration: {summary['rounds']} rounds, {summary['generations']} generations, "
+        f"{summary['wall_time_s']:.0f} s -> {run.path}"
+    )
+
+
+def cmd_best_of_n(args: argparse.Namespace) -> None:
+    from rlhf_from_scratch.lm.best_of_n import BestOfNConfig, best_of_n_run
+    from rlhf_from_scratch.utils.rundir import RunDir
+
+    keys = ["policy", "reward_model", "n", "num_eval_prompts", "max_new_tokens", "temperature",
+            "gold", "prompts", "seed", "device"]  # fmt: skip
+    _threads(args)
+    cfg = BestOfNConfig(**_overrides(args, keys))
+    cfg.validate()
+    run = RunDir(args.run_dir, {"command": "lm best-of-n", **asdict(cfg)})
+    bar, on_step = _progress(cfg.num_eval_prompts, not args.no_progress, ())
+    try:
+        summary = best_of_n_run(cfg, run, lambda done: on_step(done, {}))
+    finally:
+        bar.close()
+        run.close()
+    print(f"best-of-n against the gold '{summary['gold']}' labeler, held-out prompts:")
+    print(f"  {'n':>4} {'KL (nats)':>9} {'RM score':>9} {'gold':>7} {'grammar':>8}")
+    for r in summary["rows"]:
+        print(
+            f"  {r['n']:>4} {r['kl_bound']:>9.3f} {r['rm_score']:>9.3f} "
+            f"{r['gold_reward']:>7.3f} {r['grammar']:>8.3f}"
+        )
+    print(
+        f"{summary['generations']} generations in {summary['wall_time_s']:.0f} s -> {run.path} "
+        "(best_of_n.png)"
     )
 
 

@@ -63,11 +63,16 @@ class LMActorCritic(torch.nn.Module):
     shared = False
 
     def __init__(
-        self, actor: GPT, critic: GPT, temperature: float = 1.0, second_order: bool = False
+        self,
+        actor: GPT,
+        critic: GPT | None,
+        temperature: float = 1.0,
+        second_order: bool = False,
     ) -> None:
-        """second_order: pi must be twice differentiable (TRPO's Fisher-vector products)."""
+        """second_order: pi must be twice differentiable (TRPO's Fisher-vector products).
+        critic None: a policy without a value function (DPO, best-of-n), V = 0."""
         super().__init__()
-        assert critic.scalar_head is not None, "the critic needs a scalar (value) head"
+        assert critic is None or critic.scalar_head is not None, "the critic needs a value head"
         self.actor, self.critic, self.temperature = actor, critic, temperature
         self.second_order = second_order
 
@@ -78,7 +83,9 @@ class LMActorCritic(torch.nn.Module):
         return Categorical(logits=logits / self.temperature)
 
     def value(self, batch: Batch) -> torch.Tensor:
-        """V_phi(s_t) at every response position, [B, T]."""
+        """V_phi(s_t) at every response position, [B, T] (zeros without a critic)."""
+        if self.critic is None:
+            return torch.zeros(batch.actions.shape, device=batch.actions.device)
         tokens, mask = batch.obs["tokens"], batch.obs["attention_mask"]
         with autocast_for(tokens.device):
             values = self.critic.score(tokens[:, :-1], mask[:, :-1])
@@ -88,4 +95,4 @@ class LMActorCritic(torch.nn.Module):
         return list(self.actor.parameters())
 
     def value_parameters(self) -> list[torch.nn.Parameter]:
-        return list(self.critic.parameters())
+        return [] if self.critic is None else list(self.critic.parameters())

@@ -173,6 +173,19 @@ def ranking_loss(model: GPT, tokenizer, rankings: list[Ranking]) -> torch.Tensor
     """The Bradley-Terry loss averaged over all pairs of a minibatch of rankings; every
     response is scored once. With K responses per ranking this is InstructGPT's loss (it
     equals maths.bradley_terry.kwise_ranking_loss on the ranks, tested there)."""
+    texts, first, second, mu = flatten_rankings(rankings)
+    rewards = score_texts(model, tokenizer, texts, batch_size=len(texts))
+    device = rewards.device
+    return bradley_terry_loss(
+        rewards[torch.tensor(first, device=device)],
+        rewards[torch.tensor(second, device=device)],
+        torch.tensor(mu, device=device),
+    )
+
+
+def flatten_rankings(rankings: list[Ranking]):
+    """(texts, first, second, mu): every text of the rankings once, and each pair as indices
+    into that list, so that a response is scored once per ranking rather than once per pair."""
     texts, first, second, mu = [], [], [], []
     for r in rankings:
         offset = len(texts)
@@ -181,13 +194,7 @@ def ranking_loss(model: GPT, tokenizer, rankings: list[Ranking]) -> torch.Tensor
             first.append(offset + i)
             second.append(offset + j)
             mu.append(m)
-    rewards = score_texts(model, tokenizer, texts, batch_size=len(texts))
-    device = rewards.device
-    return bradley_terry_loss(
-        rewards[torch.tensor(first, device=device)],
-        rewards[torch.tensor(second, device=device)],
-        torch.tensor(mu, device=device),
-    )
+    return texts, first, second, mu
 
 
 @torch.no_grad()

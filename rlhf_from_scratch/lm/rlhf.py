@@ -164,21 +164,32 @@ def evaluate(policy, reference, reward_fn, tokenizer, prompts, cfg: RLHFConfig, 
 
 
 # ---- the loop ---------------------------------------------------------------------------------
-def load_models(cfg: RLHFConfig, device: torch.device):
-    """(actor, reference, critic, reward model, tokenizer), checked against each other."""
+def load_policy_and_reward_model(cfg, reward_model_path, device: torch.device):
+    """((actor, reference, reward model), tokenizer, the RM's checkpoint state): the policy run
+    loaded twice (the reference is a frozen copy), the reward model frozen, their tokenizers
+    checked against each other. cfg.gold and cfg.prompts default to the reward model's."""
     actor, tokenizer, state = load_model(cfg.policy)
     check_policy_state(state, cfg.policy)
-    reward_model, _, rm_state = load_reward_model(cfg.reward_model, tokenizer)
+    reward_model, _, rm_state = load_reward_model(reward_model_path, tokenizer)
     # Evaluate with the labeler the reward model learned from, on its prompt set.
     cfg.gold = cfg.gold or rm_state.get("gold", "sentiment")
     cfg.prompts = cfg.prompts or rm_state.get("prompts", "all")
     reference, _, _ = load_model(cfg.policy)
+    for model in (reference, reward_model):
+        model.requires_grad_(False).eval()
+    return [m.to(device) for m in (actor, reference, reward_model)], tokenizer, rm_state
+
+
+def load_models(cfg: RLHFConfig, device: torch.device):
+    """(actor, reference, critic, reward model, tokenizer), checked against each other; the
+    critic is the reward model's trunk with a zero-initialised value head."""
+    (actor, reference, reward_model), tokenizer, _ = load_policy_and_reward_model(
+        cfg, cfg.reward_model, device
+    )
     critic = GPT(replace(reward_model.config, scalar_head="value"))  # zero-initialised head
     trunk = {k: v for k, v in reward_model.state_dict().items() if not k.startswith("scalar")}
     critic.load_state_dict(trunk, strict=False)
-    for model in (reference, reward_model):
-        model.requires_grad_(False).eval()
-    return (m.to(device) for m in (actor, reference, critic, reward_model)), tokenizer
+    return (actor, reference, critic.to(device), reward_model), tokenizer
 
 
 def pretraining_loss(actor: GPT, tokenizer, batch_size: int, seed: int):

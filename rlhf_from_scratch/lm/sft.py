@@ -28,6 +28,7 @@ from rlhf_from_scratch.lm.checkpoint import (
 from rlhf_from_scratch.lm.corpus import generate_demonstrations
 from rlhf_from_scratch.lm.model import GPT
 from rlhf_from_scratch.lm.pretrain import lr_at, make_optimizer
+from rlhf_from_scratch.lm.prompts import sequence_ids
 from rlhf_from_scratch.lm.sample import complete, encode_prompt
 from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
@@ -54,16 +55,18 @@ class SFTConfig:
     device: str = "auto"
 
 
+def encode_pair(tokenizer, prompt: str, response: str) -> tuple[list[int], list[int]]:
+    """(x, y) of one (prompt, response): y[t] = x[t+1] on the response tokens (end of text
+    included), -100 on the prompt. The same sequence the reward model reads (`sequence_ids`)."""
+    tokens = sequence_ids(tokenizer, prompt, response)
+    n_prompt = len(encode_prompt(tokenizer, prompt))
+    return tokens[:-1], [-100] * (n_prompt - 1) + tokens[n_prompt:]
+
+
 def encode_demonstrations(demos, tokenizer, block_size: int) -> list[tuple[list[int], list[int]]]:
-    """(x, y) per demonstration: y[t] = x[t+1] on response tokens, -100 on the prompt."""
-    pairs = []
-    for d in demos:
-        prompt = encode_prompt(tokenizer, d.prompt)
-        response = tokenizer.encode(d.response) + [tokenizer.eot_id]
-        tokens = prompt + response
-        if len(tokens) - 1 > block_size:
-            continue
-        pairs.append((tokens[:-1], [-100] * (len(prompt) - 1) + response))
+    """(x, y) per demonstration (`encode_pair`); those longer than the context are skipped."""
+    pairs = [encode_pair(tokenizer, d.prompt, d.response) for d in demos]
+    pairs = [(x, y) for x, y in pairs if len(x) <= block_size]
     if not pairs:
         raise ConfigError(f"no demonstration fits the model's context of {block_size} tokens")
     return pairs

@@ -2,6 +2,7 @@
 and the bad input of the issue, each a one-line error."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -124,6 +125,97 @@ def test_sampling_an_rlhf_policy_formats_the_prompt(stages, tmp_path, capsys):
     main(rlhf_args(stages, tmp_path / "s"))
     main(["lm", "sample", "--checkpoint", str(tmp_path / "s"), "--max-new-tokens", "8"])
     assert "Instruction: Write a positive review" in capsys.readouterr().out
+
+
+# ---- DPO and best-of-n on the same comparisons and reward model --------------------------------
+def dpo_args(stages, run_dir, *extra):
+    return ["lm", "dpo", "--policy", str(stages / "sft"), "--preferences", str(stages / "rm"),
+            "--epochs", "2", "--batch-size", "4", "--max-new-tokens", "16",
+            "--num-eval-prompts", "3", "--eval-every", "2", "--checkpoint-every", "2",
+            "--run-dir", str(run_dir), *TINY, *extra]  # fmt: skip
+
+
+def test_dpo_trains_on_the_reward_models_comparisons(stages, tmp_path, capsys):
+    main(dpo_args(stages, tmp_path / "dpo"))
+    summary = json.loads((tmp_path / "dpo" / "summary.json").read_text())
+    rm = json.loads((stages / "rm" / "summary.json").read_text())
+    # the reward model's split: its training rankings, K choose 2 = 3 pairs each
+    assert summary["rankings"] == rm["rankings"] - rm["held_out_rankings"]
+    assert summary["comparisons"] == 3 * summary["rankings"] and summary["steps"] == 2 * 3
+    for key in ("gold_reward", "rm_score", "kl", "grammar", "held_out_accuracy"):
+        assert key in summary["before"] and key in summary["after"]
+    assert summary["before"]["kl"] == pytest.approx(0.0, abs=1e-4)  # pi = pi_ref at the start
+    rows = [json.loads(x) for x in (tmp_path / "dpo" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(7))
+    assert rows[1]["train_loss"] == pytest.approx(math.log(2), abs=1e-4)  # first step: pi = pi_ref
+    assert load_state(tmp_path / "dpo")["kind"] == "dpo"
+    assert "implicit reward" in capsys.readouterr().out
+    main(["lm", "sample", "--checkpoint", str(tmp_path / "dpo"), "--max-new-tokens", "8"])
+    assert "Instruction: Write a positive review" in capsys.readouterr().out
+
+
+def test_a_killed_dpo_run_resumes_to_the_same_weights(stages, tmp_path):
+    main(dpo_args(stages, tmp_path / "full"))
+    main(dpo_args(stages, tmp_path / "cut"))
+    cut = tmp_path / "cut"
+    (cut / "summary.json").unlink()
+    max(cut.glob("checkpoints/step_*.pt")).unlink()  # killed before its last checkpoint
+    main([*dpo_args(stages, cut), "--resume"])
+    a, b = load_state(tmp_path / "full"), load_state(cut)
+    assert a["step"] == b["step"] == 6
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+
+
+def test_best_of_n_reports_every_power_of_two(stages, tmp_path, capsys):
+    run = tmp_path / "bon"
+    main(["lm", "best-of-n", "--policy", str(stages / "sft"), "--reward-model",
+          str(stages / "rm"), "--n", "4", "--num-eval-prompts", "3", "--max-new-tokens", "12",
+          "--run-dir", str(run), "--device", "cpu", "--no-progress"])  # fmt: skip
+    summary = json.loads((run / "summary.json").read_text())
+    rows = summary["rows"]
+    assert [r["n"] for r in rows] == [1, 2, 4] and summary["generations"] == 12
+    assert rows[0]["kl_bound"] == 0.0 and rows[2]["kl_bound"] == pytest.approx(math.log(4) - 0.75)
+    # the kept sample of n is the best of n: the RM score never falls as n grows
+    assert rows[0]["rm_score"] <= rows[1]["rm_score"] <= rows[2]["rm_score"]
+    assert (run / "best_of_n.png").stat().st_size > 1000
+    assert "KL (nats)" in capsys.readouterr().out
+
+
+def ei_args(stages, run_dir, *extra):
+    return ["lm", "expert-iteration", "--policy", str(stages / "sft"), "--reward-model",
+            str(stages / "rm"), "--rounds", "2", "--prompts-per-round", "3", "--n", "2",
+            "--epochs", "1", "--batch-size", "2", "--max-new-tokens", "12",
+            "--num-eval-prompts", "3", "--run-dir", str(run_dir), *TINY, *extra]  # fmt: skip
+
+
+def test_expert_iteration_keeps_the_best_of_n_and_resumes_by_round(stages, tmp_path, capsys):
+    main(ei_args(stages, tmp_path / "full"))
+    rows = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    for row in rows[1:]:  # the kept response is the RM's best: never below the samples' mean
+        assert row["kept_rm_score"] >= row["sampled_rm_score"] - 1e-6
+        assert "eval_kl" in row and "eval_gold_reward" in row
+    summary = json.loads((tmp_path / "full" / "summary.json").read_text())
+    assert summary["rounds"] == 2 and summary["generations"] == 2 * 3 * 2
+    assert "expert iteration: 2 rounds" in capsys.readouterr().out
+    main(ei_args(stages, tmp_path / "cut"))
+    cut = tmp_path / "cut"
+    (cut / "summary.json").unlink()
+    max(cut.glob("checkpoints/step_*.pt")).unlink()  # killed in the second round
+    main([*ei_args(stages, cut), "--resume"])
+    a, b = load_state(tmp_path / "full"), load_state(cut)
+    assert a["step"] == b["step"] == 2 and a["kind"] == "expert_iteration"
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+
+
+def test_dpo_bad_input_is_refused(stages, tmp_path, capsys):
+    fails_with(dpo_args(stages, tmp_path / "x", "--beta", "0"), capsys, "--beta must be > 0")
+    argv = dpo_args(stages, tmp_path / "y")
+    argv[argv.index("--preferences") + 1] = str(stages / "sft")  # a policy, not an RM run
+    fails_with(argv, capsys, "holds no preference store")
+    fails_with(dpo_args(stages, tmp_path / "z", "--steps", "5"), capsys, "makes --epochs passes")
 
 
 # ---- bad input ----------------------------------------------------------------------------------
