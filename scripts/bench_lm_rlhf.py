@@ -160,6 +160,8 @@ def bench_algos(args) -> None:
 def bench_methods(args) -> None:
     """Lecture 003's controlled comparison at our scale: SFT, best-of-n, expert iteration,
     DPO and PPO from one SFT model and one reward model (and its comparisons)."""
+    from rlhf_from_scratch.lm.gold import win_rate
+
     load = os.getloadavg()
     base = ["--policy", args.sft]
     common = ["--device", "cpu", "--no-progress", "--num-eval-prompts", str(args.eval_prompts)] + (
@@ -191,7 +193,12 @@ def bench_methods(args) -> None:
     for name in ("expert iteration", "DPO", "PPO"):
         rows = evals(runs[name])
         curves[name] = [(r["kl"], r["gold_reward"]) for r in rows]
-        table[name] = {**rows[-1], "cost": COSTS[name], "wall_time_s": times[name]}
+        summary = json.loads((runs[name] / "summary.json").read_text())
+        # the same held-out prompts answered by the SFT model (before) and the trained one
+        wins = win_rate([x["gold"] for x in summary["after"]["samples"]],
+                        [x["gold"] for x in summary["before"]["samples"]])  # fmt: skip
+        table[name] = {**rows[-1], "win_rate": wins, "cost": COSTS[name],
+                       "wall_time_s": times[name]}  # fmt: skip
     table["SFT"]["wall_time_s"] = table[f"best-of-{bon['rows'][-1]['n']}"]["wall_time_s"] = times[
         "best-of-n"
     ]
@@ -202,15 +209,21 @@ def bench_methods(args) -> None:
         "comparisons (its preference store). Gold reward, grammar: the gold labeler on "
         f"{args.eval_prompts} held-out prompts, one response each (best-of-n: the RM's choice among n). KL to the "
         "SFT model in nats per response: sampled for the trained policies, log n - (n-1)/n "
-        "for best-of-n. One seed: differences below about 0.05 in gold reward are noise.",
+        "for best-of-n. Win rate vs SFT: the share of prompts where the gold labeler scores the "
+        "method's response above the SFT model's response to the same prompt (ties count half; "
+        "best-of-n: against the first of its n samples, a plain SFT sample), lecture 003's "
+        "'simulated win-rate' with the gold labeler as the judge. One seed: differences below "
+        "about 0.05 in gold reward or 5 points of win rate are noise.",
         "",
-        "| method | gold reward | RM score | KL (nats) | grammar | cost | wall time |",
-        "|---|---|---|---|---|---|---|",
+        "| method | win rate vs SFT | gold reward | RM score | KL (nats) | grammar | cost | "
+        "wall time |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, t in table.items():
         wall = f"{t['wall_time_s']:.0f} s" if "wall_time_s" in t else "(with best-of-n)"
         lines.append(
-            f"| {name} | {t['gold_reward']:.3f} | {t['rm_score']:.3f} | {t['kl']:.2f} | "
+            f"| {name} | {t['win_rate']:.0%} | {t['gold_reward']:.3f} | {t['rm_score']:.3f} | "
+            f"{t['kl']:.2f} | "
             f"{t['grammar']:.3f} | {t['cost']} | {wall} |"
         )
     lines += ["", "![gold reward against KL](methods.png)", ""]

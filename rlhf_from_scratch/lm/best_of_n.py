@@ -58,15 +58,18 @@ class Samples:
 
     def best_of(self, n: int) -> dict:
         """Best-of-n from the first n samples of each prompt: mean RM score and gold reward of
-        the kept responses, the analytic KL, and how long and grammatical they are."""
+        the kept responses, their win rate against the first sample (a plain sample of pi), the
+        analytic KL, and how grammatical, repetitive and long they are."""
         check(1 <= n <= self.rm_scores.shape[1], f"n must be in 1..{self.rm_scores.shape[1]}")
         keep = best_of(self.rm_scores[:, :n])
         rows = torch.arange(len(self.prompts))
         kept = [self.responses[i][j] for i, j in enumerate(keep.tolist())]
+        kept_gold = self.gold_scores[rows, keep]
         return {
             "n": n,
             "rm_score": float(self.rm_scores[rows, keep].mean()),
-            "gold_reward": float(self.gold_scores[rows, keep].mean()),
+            "gold_reward": float(kept_gold.mean()),
+            "win_rate": gold.win_rate(kept_gold.tolist(), self.gold_scores[:, 0].tolist()),
             "kl_bound": best_of_n_kl(n),
             "grammar": sum(gold.grammaticality(r) for r in kept) / len(kept),
             "repetition": sum(repetition(r) for r in kept) / len(kept),
@@ -174,7 +177,7 @@ def best_of_n_run(
                 "gold_best": float(g[b]),
             }
             for p, r, g, b in zip(
-                prompts[:6], samples.responses, samples.gold_scores, best.tolist(), strict=False
+                prompts, samples.responses, samples.gold_scores, best.tolist(), strict=True
             )
         ],  # fmt: skip
         "generations": cfg.n * len(prompts),

@@ -102,3 +102,13 @@ def preference(
     r1 = score(kind, prompt, response_1)
     r2 = score(kind, prompt, response_2)
     return teacher.label([r1], [r2])
+
+
+def win_rate(scores: list[float], baseline: list[float]) -> float:
+    """The fraction of prompts where a response beats the baseline's response to the same
+    prompt by the gold score, a tie counting half: the "simulated win rate" of lecture 003's
+    controlled comparison (Dubois et al. 2023), with the gold labeler as the judge."""
+    if len(scores) != len(baseline) or not scores:
+        raise ValueError(f"need paired scores, got {len(scores)} and {len(baseline)}")
+    wins = sum((s > b) + 0.5 * (s == b) for s, b in zip(scores, baseline, strict=True))
+    return wins / len(scores)

@@ -156,9 +156,9 @@ def evaluate(policy, reference, reward_fn, tokenizer, prompts, cfg: RLHFConfig, 
         "repetition": sum(repetition(r) for r in ro.responses) / n,
         "ended": float(ro.ended.float().mean()),
         "response_chars": sum(len(r) for r in ro.responses) / n,
-        "samples": [
+        "samples": [  # every prompt's: the win rate of one run against another compares them
             {"prompt": p, "response": r, "gold": g}
-            for p, r, g in zip(prompts[:6], ro.responses[:6], golds[:6], strict=True)
+            for p, r, g in zip(prompts, ro.responses, golds, strict=True)
         ],
     }
 

@@ -32,10 +32,12 @@ def test_best_of_n_keeps_the_highest_reward_model_score_among_the_first_n():
     )
     one = samples.best_of(1)
     assert one["rm_score"] == pytest.approx(1.5) and one["gold_reward"] == pytest.approx(0.3)
+    assert one["win_rate"] == 0.5  # the first sample against itself
     two = samples.best_of(2)  # a1 (2.0) and b0 (3.0)
     assert two["rm_score"] == pytest.approx(2.5) and two["gold_reward"] == pytest.approx(0.35)
     four = samples.best_of(4)  # a3 (5.0, gold -1: the RM was wrong) and b2 (4.0)
     assert four["gold_reward"] == pytest.approx(-0.15)
+    assert four["win_rate"] == 0.5  # a3 loses to a0, b2 beats b0
     assert four["kl_bound"] == pytest.approx(math.log(4) - 0.75)
     with pytest.raises(ConfigError):
         samples.best_of(5)

@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 from rlhf_from_scratch.lm import gold
 from rlhf_from_scratch.lm.corpus import generate_demonstrations, generate_reviews
 from rlhf_from_scratch.preferences.teachers import make_teacher
@@ -43,3 +45,12 @@ def test_preferences_go_through_the_shared_teachers():
     assert gold.preference(teacher, "sentiment", "", better, worse) == 1.0
     assert gold.preference(teacher, "sentiment", "", worse, better) == 0.0
     assert gold.preference(teacher, "grammar", "", better, better) == 0.5
+
+
+def test_win_rate_counts_wins_and_half_of_the_ties():
+    from rlhf_from_scratch.lm.gold import win_rate
+
+    assert win_rate([0.5, 0.2, -0.1, 0.3], [0.1, 0.2, 0.4, -1.0]) == (1 + 0.5 + 0 + 1) / 4
+    assert win_rate([0.1, 0.2], [0.1, 0.2]) == 0.5  # against itself: even
+    with pytest.raises(ValueError):
+        win_rate([0.1], [0.1, 0.2])
