@@ -170,6 +170,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--kl-coef", type=float, default=None, help="beta")
     p.add_argument("--kl-target", type=float, default=None, help="adaptive KL target (nats)")
     p.add_argument("--hacking", action="store_true", help="also run beta = 0 (reward hacking)")
+    p.add_argument(
+        "--compare", action="store_true", help="also DPO, best-of-n, expert iteration (lecture 003)"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -480,7 +483,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     _threads(args)
     cfg = DemoConfig(size=args.size, algo=args.algo, kl_target=args.kl_target,
-                     hacking=args.hacking, seed=args.seed, device=args.device)  # fmt: skip
+                     hacking=args.hacking, compare=args.compare, seed=args.seed,
+                     device=args.device)  # fmt: skip
     if args.kl_coef is not None:
         cfg.kl_coef = args.kl_coef
     bars = []
@@ -516,4 +520,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print("  beta = 0 (no KL penalty): " + ", ".join(
             f"{k} {summary['beta0_after'][k]:.3f}" for k in ("gold_reward", "rm_score", "kl",
                                                            "grammar")))  # fmt: skip
+    for name, row in summary.get("compared", {}).items():
+        print(f"  {name}: " + ", ".join(
+            f"{k} {row[k]:.3f}" for k in ("gold_reward", "win_rate", "kl", "grammar")))  # fmt: skip
     print(f"{summary['wall_time_s']:.0f} s; report: {Path(args.run_dir) / 'report.md'}")

@@ -7,7 +7,8 @@ Lectures: ../shared/seeds/000 (InstructGPT's three steps) and 001 (KL-control).
     3. comparisons  K SFT samples per prompt, ranked by the gold labeler (lm/reward_model.py)
        reward model Bradley-Terry over the K choose 2 pairs, normalised (lm/reward_model.py)
     4. RL           PPO (or --algo) against r_theta - beta r_KL         (lm/rlhf.py)
-    5. report       gold reward before/after, KL, grammar, samples, PNGs (lm/report.py)
+       --compare:   DPO on the same comparisons, best-of-n, expert iteration (lecture 003)
+    5. report       gold reward before/after, KL, grammar, win rate vs SFT, samples, PNGs
 
 Each stage is its own run directory under the demo's; a stage with a summary.json is not
 run again, so a killed demo continues with --resume. The budgets are far below the stages'
@@ -21,6 +22,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rlhf_from_scratch.lm.best_of_n import BestOfNConfig, best_of_n_run
+from rlhf_from_scratch.lm.dpo import DPOConfig, dpo
+from rlhf_from_scratch.lm.expert_iteration import ExpertIterationConfig, expert_iteration
+from rlhf_from_scratch.lm.gold import win_rate
 from rlhf_from_scratch.lm.pretrain import PretrainConfig, pretrain
 from rlhf_from_scratch.lm.report import metrics_table, plot_rlhf, samples_markdown
 from rlhf_from_scratch.lm.reward_model import RMConfig, train_reward_model
@@ -40,6 +45,11 @@ DEMO_SIZES: dict[str, dict[str, dict]] = {
         "rlhf": dict(updates=20, prompts_per_update=8, samples_per_prompt=4,
                      max_new_tokens=120, eval_every=5, checkpoint_every=5,
                      num_eval_prompts=48, lr=3e-5),  # smaller steps than `lm rlhf`'s 1e-4
+        "dpo": dict(epochs=2, max_new_tokens=120, num_eval_prompts=48, eval_every=1000,
+                    checkpoint_every=20),
+        "best_of_n": dict(n=16, num_eval_prompts=48, max_new_tokens=120),
+        "expert_iteration": dict(rounds=2, prompts_per_round=64, n=8, max_new_tokens=120,
+                                 num_eval_prompts=48),
     },
     "smoke": {
         "pretrain": dict(config="tiny", num_docs=300, steps=20, eval_every=20,
@@ -49,6 +59,10 @@ DEMO_SIZES: dict[str, dict[str, dict]] = {
         "rlhf": dict(updates=2, prompts_per_update=2, samples_per_prompt=2,
                      max_new_tokens=32, eval_every=2, checkpoint_every=2,
                      num_eval_prompts=4),
+        "dpo": dict(epochs=1, max_new_tokens=32, num_eval_prompts=4),
+        "best_of_n": dict(n=4, num_eval_prompts=4, max_new_tokens=32),
+        "expert_iteration": dict(rounds=1, prompts_per_round=3, n=2, max_new_tokens=32,
+                                 num_eval_prompts=4),
     },
 }  # fmt: skip
 
@@ -60,6 +74,7 @@ class DemoConfig:
     kl_coef: float = 0.2  # with 0.05 the demo's small models hack the RM ("I lov.")
     kl_target: float | None = None
     hacking: bool = False  # also run beta = 0 (naive RL fine-tuning) beside the KL run
+    compare: bool = False  # also DPO, best-of-n and expert iteration (lecture 003)
     seed: int = 1
     device: str = "auto"
 
@@ -133,6 +148,27 @@ def demo(
         hacked = timed("rlhf_beta0", root / "rlhf-beta0", asdict(hack_cfg),
                        lambda run: rlhf(hack_cfg, run, hook("RL beta=0", hack_cfg.updates)))  # fmt: skip
         runs[f"{cfg.algo}, beta 0 (no KL penalty)"] = root / "rlhf-beta0"
+    compared = {}
+    if cfg.compare:
+        common = dict(policy=str(root / "sft"), seed=cfg.seed, device=cfg.device)
+        dpo_cfg = DPOConfig(preferences=str(root / "rm"), **size["dpo"], **common)
+        done = timed("dpo", root / "dpo", asdict(dpo_cfg),
+                     lambda run: dpo(dpo_cfg, run, hook("DPO", 0)))  # fmt: skip
+        compared["DPO"] = {**done["after"], "win_rate": win_rate_of(done)}
+        bon_cfg = BestOfNConfig(reward_model=str(root / "rm"), **size["best_of_n"], **common)
+        on_step = hook("best-of-n", bon_cfg.num_eval_prompts)
+        done = timed("best_of_n", root / "best-of-n", asdict(bon_cfg),
+                     lambda run: best_of_n_run(bon_cfg, run, on_step and (
+                         lambda n: on_step(n, {}))))  # fmt: skip
+        best = done["rows"][-1]
+        compared[f"best-of-{best['n']}"] = {**best, "kl": best["kl_bound"]}
+        ei_cfg = ExpertIterationConfig(
+            reward_model=str(root / "rm"), **size["expert_iteration"], **common
+        )
+        done = timed("expert_iteration", root / "expert-iteration", asdict(ei_cfg),
+                     lambda run: expert_iteration(ei_cfg, run, hook("expert iteration",
+                                                                    ei_cfg.rounds)))  # fmt: skip
+        compared["expert iteration"] = {**done["after"], "win_rate": win_rate_of(done)}
     png = plot_rlhf(runs, root / "rlhf_curves.png", "RLHF of the demo GPT")
     summary = {
         "pretrain_val_loss": pre["val_loss"],
@@ -140,7 +176,8 @@ def demo(
         "rm_held_out_accuracy": rm["held_out_accuracy"],
         "rm_comparisons": rm["comparisons"],
         "before": {k: v for k, v in rl["before"].items() if k != "samples"},
-        "after": {k: v for k, v in rl["after"].items() if k != "samples"},
+        "after": {k: v for k, v in rl["after"].items() if k != "samples"}
+        | {"win_rate": win_rate_of(rl)},
         "samples_before": rl["before"]["samples"],
         "samples_after": rl["after"]["samples"],
         "stage_times_s": times,
@@ -150,17 +187,33 @@ def demo(
     }
     if hacked is not None:
         summary["beta0_after"] = {k: v for k, v in hacked["after"].items() if k != "samples"}
+        summary["beta0_after"]["win_rate"] = win_rate_of(hacked)
         summary["beta0_samples"] = hacked["after"]["samples"]
+    if compared:
+        summary["compared"] = {
+            name: {k: v for k, v in row.items() if k != "samples"} for name, row in compared.items()
+        }
     write_json_atomic(root / "summary.json", summary)
     write_report(root, cfg, summary, rm, hacked)
     return summary
 
 
+def win_rate_of(summary: dict) -> float:
+    """A trained model's win rate against the SFT model on the held-out prompts: its
+    evaluation answers ("after") against the SFT model's ("before"), same prompts and seed."""
+    return win_rate(
+        [s["gold"] for s in summary["after"]["samples"]],
+        [s["gold"] for s in summary["before"]["samples"]],
+    )
+
+
 def write_report(root: Path, cfg: DemoConfig, summary: dict, rm: dict, hacked) -> Path:
     """RUN_DIR/report.md: the numbers, the figure and before/after samples."""
-    rows = {"SFT (before RL)": summary["before"], f"RLHF ({cfg.algo})": summary["after"]}
+    rows = {"SFT (before RL)": {**summary["before"], "win_rate": 0.5},
+            f"RLHF ({cfg.algo})": summary["after"]}  # fmt: skip
     if hacked is not None:
         rows[f"{cfg.algo}, beta = 0"] = summary["beta0_after"]
+    rows.update(summary.get("compared", {}))
     times = ", ".join(f"{k} {v:.0f} s" for k, v in summary["stage_times_s"].items())
     text = [
         "# rlhf demo",
@@ -173,8 +226,10 @@ def write_report(root: Path, cfg: DemoConfig, summary: dict, rm: dict, hacked) -
         f"K = {rm['k']} SFT samples by the gold `{rm['gold']}` labeler; held-out accuracy "
         f"{rm['held_out_accuracy']:.3f} (before training {rm['held_out_accuracy_before']:.3f}).",
         "",
-        "Held-out prompts, one sample each (gold reward = the gold labeler's score; KL in "
-        "nats per response; grammar = fraction of sentences that parse):",
+        "Held-out prompts, one sample each (gold reward = the gold labeler's score; win rate = "
+        "how often the gold labeler prefers the model's answer to the SFT model's, ties half; "
+        "KL in nats per response, for best-of-n log n - (n-1)/n; grammar = fraction of "
+        "sentences that parse):",
         "",
         metrics_table(rows),
         "",

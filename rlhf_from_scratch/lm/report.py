@@ -82,7 +82,7 @@ def samples_markdown(before: dict, after: dict, n: int = 4) -> str:
 
 def metrics_table(rows: dict[str, dict]) -> str:
     """A markdown table of evaluation dicts (gold reward, RM score, KL, grammar, ...)."""
-    keys = ("gold_reward", "rm_score", "kl", "grammar", "repetition", "ended")
+    keys = ("gold_reward", "win_rate", "rm_score", "kl", "grammar", "repetition", "ended")
     out = ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for name, ev in rows.items():
         out.append(f"| {name} | " + " | ".join(fmt(ev.get(k)) for k in keys) + " |")

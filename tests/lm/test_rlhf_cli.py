@@ -264,19 +264,26 @@ def test_ptx_needs_ppo(stages, tmp_path, capsys):
 # ---- the demo -----------------------------------------------------------------------------------
 def test_demo_runs_end_to_end_in_a_smoke_size(tmp_path, capsys):
     run = tmp_path / "demo"
-    main(["demo", "--size", "smoke", "--run-dir", str(run), "--hacking", *TINY])
+    main(["demo", "--size", "smoke", "--run-dir", str(run), "--hacking", "--compare", *TINY])
     out = capsys.readouterr().out
     assert "gold reward" in out and "KL to SFT" in out and "grammaticality" in out
     summary = json.loads((run / "summary.json").read_text())
     for key in ("gold_reward", "kl", "grammar"):
         assert key in summary["before"] and key in summary["after"]
-    assert "beta0_after" in summary
+    assert "beta0_after" in summary and 0 <= summary["after"]["win_rate"] <= 1
+    assert set(summary["compared"]) == {"DPO", "best-of-4", "expert iteration"}
+    for row in summary["compared"].values():
+        assert 0 <= row["win_rate"] <= 1 and "kl" in row and "gold_reward" in row
+    assert "expert iteration: gold_reward" in out
     report = (run / "report.md").read_text()
     assert "rlhf_curves.png" in report and "## Samples" in report
     assert (run / "rlhf_curves.png").stat().st_size > 1000
-    for stage in ("pretrain", "sft", "rm", "rlhf", "rlhf-beta0"):
+    assert "| best-of-4 |" in report and "win_rate" in report
+    for stage in ("pretrain", "sft", "rm", "rlhf", "rlhf-beta0", "dpo", "best-of-n",
+                  "expert-iteration"):  # fmt: skip
         assert (run / stage / "summary.json").exists()
     # a finished demo resumed reruns no stage and writes the same numbers
-    main(["demo", "--size", "smoke", "--run-dir", str(run), "--hacking", "--resume", *TINY])
+    main(["demo", "--size", "smoke", "--run-dir", str(run), "--hacking", "--compare", "--resume",
+          *TINY])  # fmt: skip
     again = json.loads((run / "summary.json").read_text())
     assert again["after"] == summary["after"]
