@@ -6,9 +6,12 @@
     python scripts/bench_lm_rlhf.py demo    [--size default]
     python scripts/bench_lm_rlhf.py adaptive --sft RUN --rm RUN --kl-target 2 --kl-horizon 64
     python scripts/bench_lm_rlhf.py methods --sft RUN --rm RUN [--best-of 16] [--updates 20]
+    python scripts/bench_lm_rlhf.py rlaif --sft RUN --rm RUN --judge PRETRAIN_RUN [--kl-coef 0.2]
 
 `methods` is lecture 003's controlled comparison: best-of-n (n = 1 is the SFT model), expert
 iteration, DPO and PPO from the same SFT model and reward model, gold reward against KL.
+`rlaif` is lecture 000's RLAIF: a reward model from an AI labeler's rankings beside the gold
+one, PPO against each, win rates against SFT and against each other.
 `algos` runs `rlhf lm rlhf --algo A` for PPO, REINFORCE with the leave-one-out baseline
 (RLOO), A2C and TRPO from the same SFT model and reward model, each with the same adaptive
 KL controller, and evaluates every few updates. The algorithms move at different speeds, so
@@ -233,6 +236,80 @@ def bench_methods(args) -> None:
         {"table": table, "curves": curves, "commands": commands}, indent=2))  # fmt: skip
 
 
+def bench_rlaif(args) -> None:
+    """Lecture 000's RLAIF table at our scale: a reward model from AI labels (the --judge GPT's
+    recommend-or-not probes) beside the one from gold labels, PPO against each, win rates."""
+    from rlhf_from_scratch.lm.gold import win_rate
+
+    load = os.getloadavg()
+    common = ["--device", "cpu", "--no-progress", "--num-eval-prompts", str(args.eval_prompts)]
+    common += ["--threads", str(args.threads)] if args.threads else []
+    runs_root = Path(args.runs)
+    rm_ai = runs_root / "rlaif-rm-ai"
+    shutil.rmtree(rm_ai, ignore_errors=True)
+    rm_cmd = ["lm", "rm", "--policy", args.sft, "--labeler", "ai", "--judge", args.judge,
+              *args.rm_flags, "--device", "cpu", "--no-progress", "--run-dir", str(rm_ai)]  # fmt: skip
+    rm_cmd += ["--threads", str(args.threads)] if args.threads else []
+    commands, times = ["rlhf " + " ".join(rm_cmd)], {"AI reward model": run(rm_cmd)}
+    arms = {"RLHF (gold labels)": args.rm, "RLAIF (AI labels)": str(rm_ai)}
+    runs = {}
+    for name, rm in arms.items():
+        run_dir = runs_root / ("rlaif-ppo-" + ("ai" if "AI" in name else "gold"))
+        shutil.rmtree(run_dir, ignore_errors=True)
+        cmd = ["lm", "rlhf", "--policy", args.sft, "--reward-model", rm, "--algo", "ppo",
+               "--updates", str(args.updates), "--eval-every", str(args.eval_every),
+               "--checkpoint-every", str(args.updates), *kl_flags(args), *common,
+               "--run-dir", str(run_dir)]  # fmt: skip
+        commands.append("rlhf " + " ".join(cmd))
+        times[name] = run(cmd)
+        runs[name] = json.loads((run_dir / "summary.json").read_text())
+    golds = {name: [x["gold"] for x in r["after"]["samples"]] for name, r in runs.items()}
+    sft = [x["gold"] for x in runs["RLHF (gold labels)"]["before"]["samples"]]
+    rm_gold = json.loads((Path(args.rm) / "summary.json").read_text())
+    rm_ai_summary = json.loads((rm_ai / "summary.json").read_text())
+    lines = header("RLAIF beside RLHF on the GPT (CPU)", commands, load)
+    lines += [
+        f"The AI labeler is `{args.judge}`: it ranks the SFT model's K samples by how much "
+        "more likely it finds a recommending closing than a condemning one after each response "
+        "(lm/ai_feedback.py); it never sees a gold label. Both reward models rank the same "
+        "SFT samples of the same prompts; PPO runs with the same settings against each. "
+        f"Evaluation: {args.eval_prompts} held-out prompts, one answer each, judged by the gold "
+        "labeler; win rate = the share of prompts where one answer scores above the other "
+        "(ties half).",
+        "",
+        "| labels | labeler agreement with gold | RM held-out accuracy vs gold |",
+        "|---|---|---|",
+        f"| gold | 100% | {rm_gold['held_out_accuracy']:.3f} |",
+        f"| AI | {rm_ai_summary['labeler_agreement_with_gold']:.1%} | "
+        f"{rm_ai_summary['held_out_accuracy_vs_gold']:.3f} |",
+        "",
+        "| comparison | win rate |",
+        "|---|---|",
+        f"| RLAIF vs SFT | {win_rate(golds['RLAIF (AI labels)'], sft):.0%} |",
+        f"| RLHF vs SFT | {win_rate(golds['RLHF (gold labels)'], sft):.0%} |",
+        f"| RLAIF vs RLHF | "
+        f"{win_rate(golds['RLAIF (AI labels)'], golds['RLHF (gold labels)']):.0%} |",
+        "",
+        "| policy | gold reward | RM score (its own RM) | KL (nats) | grammar | wall time |",
+        "|---|---|---|---|---|---|",
+        f"| SFT | {runs['RLHF (gold labels)']['before']['gold_reward']:.3f} | - | 0.00 | "
+        f"{runs['RLHF (gold labels)']['before']['grammar']:.3f} | - |",
+    ]
+    for name, r in runs.items():
+        a = r["after"]
+        lines.append(
+            f"| {name} | {a['gold_reward']:.3f} | {a['rm_score']:.3f} | {a['kl']:.2f} | "
+            f"{a['grammar']:.3f} | {times[name]:.0f} s |"
+        )
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "rlaif.md").write_text("\n".join(lines) + "\n")
+    (OUT / "rlaif.json").write_text(json.dumps(
+        {"runs": {k: {"before": {x: y for x, y in v["before"].items() if x != "samples"},
+                      "after": {x: y for x, y in v["after"].items() if x != "samples"}}
+                  for k, v in runs.items()},
+         "rm_ai": rm_ai_summary, "commands": commands, "times": times}, indent=2))  # fmt: skip
+
+
 COSTS = {
     "expert iteration": "training: rounds x prompts x n samples; then 1 sample / prompt",
     "DPO": "training: the RM's comparisons, no sampling; then 1 sample / prompt",
@@ -446,7 +523,9 @@ def bench_demo(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("algos", "hacking", "demo", "adaptive", "methods"))
+    parser.add_argument(
+        "what", choices=("algos", "hacking", "demo", "adaptive", "methods", "rlaif")
+    )
     parser.add_argument("--sft", default=None, help="SFT run directory (algos, hacking)")
     parser.add_argument("--rm", default=None, help="reward-model run directory")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "bench-lm-rlhf"))
@@ -458,15 +537,24 @@ def main() -> None:
     parser.add_argument("--kl-horizon", type=int, default=None, help="adaptive: the horizon")
     parser.add_argument("--best-of", type=int, default=16, help="methods: the largest n")
     parser.add_argument("--eval-prompts", type=int, default=96, help="methods: held-out prompts")
+    parser.add_argument("--judge", default=None, help="rlaif: the AI labeler's run directory")
+    parser.add_argument(
+        "--rm-flags", nargs="*", default=["--num-prompts", "160", "--k", "4", "--max-new-tokens",
+                                          "120", "--epochs", "3", "--lr", "3e-4"],
+        help="rlaif: flags of the AI reward model's `lm rm` (those of the gold one)",
+    )  # fmt: skip
     parser.add_argument("--size", default="default")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more flags")
     args = parser.parse_args()
     args.batch_note = "8 prompts x 4 samples (the `lm rlhf` defaults unless --extra says)"
+    if args.what == "rlaif" and not args.judge:
+        parser.error("'rlaif' needs --judge RUN_DIR (the AI labeler: a pretraining or SFT run)")
     if args.what != "demo" and not (args.sft and args.rm):
         parser.error(f"'{args.what}' needs --sft RUN_DIR and --rm RUN_DIR")
     {"algos": bench_algos, "hacking": bench_hacking, "demo": bench_demo,
-     "adaptive": bench_adaptive, "methods": bench_methods}[args.what](args)  # fmt: skip
+     "adaptive": bench_adaptive, "methods": bench_methods,
+     "rlaif": bench_rlaif}[args.what](args)  # fmt: skip
 
 
 if __name__ == "__main__":

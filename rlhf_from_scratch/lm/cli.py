@@ -89,6 +89,10 @@ def add_commands(subparsers) -> None:
     p.add_argument("--held-out", type=float, default=None, help="fraction of rankings held out")
     p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
+    p.add_argument(
+        "--labeler", default=None, help="gold (default) or ai: the --judge model ranks (RLAIF)"
+    )
+    p.add_argument("--judge", default=None, help="--labeler ai: a pretraining or SFT run")
     p.set_defaults(func=cmd_rm)
 
     p = sub.add_parser("rlhf", help="RL of an SFT model against a reward model (--algo)")
@@ -327,11 +331,12 @@ def cmd_rm(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.utils.rundir import RunDir
 
     keys = ["policy", "store", "gold", "prompts", "num_prompts", "k", "held_out", "max_new_tokens",
-            "epochs", "lr", "checkpoint_every", "seed", "device"]  # fmt: skip
+            "epochs", "lr", "checkpoint_every", "seed", "device", "labeler", "judge"]  # fmt: skip
     _threads(args)
     cfg = RMConfig(**_overrides(args, keys))
     if args.batch_size is not None:
         cfg.rankings_per_batch = args.batch_size
+    cfg.validate()
     run = RunDir(args.run_dir, {"command": "lm rm", **asdict(cfg)}, resume=args.resume)
     bar, on_step = _progress(None, not args.no_progress, ("train_loss", "held_out_accuracy"))
     try:
@@ -339,12 +344,18 @@ def cmd_rm(args: argparse.Namespace) -> None:
     finally:
         bar.close()
         run.close()
+    labels = "the AI labeler" if cfg.labeler == "ai" else f"the gold '{summary['gold']}' labeler"
     print(
         f"reward model: {summary['comparisons']} comparisons from {summary['rankings']} "
         f"rankings (K={summary['k']}); held-out accuracy {summary['held_out_accuracy_before']:.3f}"
-        f" -> {summary['held_out_accuracy']:.3f} vs the gold '{summary['gold']}' labeler "
-        f"-> {run.path}"
+        f" -> {summary['held_out_accuracy']:.3f} vs {labels} -> {run.path}"
     )
+    if "labeler_agreement_with_gold" in summary:
+        print(
+            f"AI labeler: agrees with the gold labeler on {summary['labeler_agreement_with_gold']:.1%}"
+            f" of the pairs; the reward model's held-out accuracy against the gold labeler "
+            f"{summary['held_out_accuracy_vs_gold']:.3f}"
+        )
 
 
 def cmd_rlhf(args: argparse.Namespace) -> None:

@@ -183,7 +183,8 @@ def dpo(cfg: DPOConfig, run: RunDir, on_step: Callable[[int, dict], None] | None
     (actor, reference, reward_model), tokenizer, rm_state = load_policy_and_reward_model(
         cfg, cfg.preferences, device
     )  # the reward model only scores the evaluation: DPO does not train on it
-    store = PreferenceStore(store_path, f"lm-text:{rm_state.get('gold', 'sentiment')}")
+    task = rm_state.get("store_task", f"lm-text:{rm_state.get('gold', 'sentiment')}")
+    store = PreferenceStore(store_path, task)
     try:
         rankings = read_rankings(store)
     finally:

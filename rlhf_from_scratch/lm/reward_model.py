@@ -23,10 +23,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import torch
 
 from rlhf_from_scratch.lm import gold
+from rlhf_from_scratch.lm.ai_feedback import agreement as ai_agreement
+from rlhf_from_scratch.lm.ai_feedback import ai_scores
 from rlhf_from_scratch.lm.checkpoint import (
     checkpoint_file,
     load_model,
@@ -70,16 +73,18 @@ def collect_rankings(
     seed: int = 0,
     chunk: int = 16,
     on_progress: Callable[[int], None] | None = None,
+    labeler: Callable[[list[tuple[str, str]]], list[float]] | None = None,
 ) -> int:
     """Sample K responses to each prompt, rank them by gold score, store the pairs.
 
     Ranking i (of prompts[i]) is group i in the store; a chunk of rankings is written in one
     transaction, and chunks already in the store are skipped (a killed run resumes).
+    labeler: scores (prompt, response) pairs in place of the gold labeler (AI feedback).
     """
     check(k >= 2, f"a ranking needs K >= 2 responses per prompt, got K={k}")
     check(len(prompts) > 0, "no prompts to collect rankings for; use --num-prompts >= 1")
     done = {row[5] for row in store.comparisons()}
-    source = f"gold-{gold_kind}"
+    source = f"gold-{gold_kind}" if labeler is None else "ai"
     for start in range(0, len(prompts), chunk):
         groups = list(range(start, min(start + chunk, len(prompts))))
         if all(g in done for g in groups):
@@ -94,7 +99,10 @@ def collect_rankings(
         try:
             for j, g in enumerate(groups):
                 texts = responses[j * k : (j + 1) * k]
-                scores = [gold.score(gold_kind, prompts[g], t) for t in texts]
+                if labeler is None:
+                    scores = [gold.score(gold_kind, prompts[g], t) for t in texts]
+                else:
+                    scores = labeler([(prompts[g], t) for t in texts])
                 scores = [-math.inf if math.isnan(s) else s for s in scores]
                 ids = [
                     store.add_item("text", json.dumps({"prompt": prompts[g], "response": t}))
@@ -268,6 +276,8 @@ class RMConfig:
     policy: str = ""  # the SFT run directory: it writes the ranked responses and inits the RM
     store: str | None = None  # the preference store (default RUN_DIR/preferences.sqlite)
     gold: str = "sentiment"  # the gold labeler that ranks: sentiment, instruction, grammar
+    labeler: str = "gold"  # "gold", or "ai": the --judge model ranks (RLAIF; gold only scores)
+    judge: str = ""  # the AI labeler's run directory (a pretraining or SFT run)
     prompts: str = "open"  # prompt set: "open" (sentiment not asked) or "all" (prompts.py)
     num_prompts: int = 240  # rankings (one per prompt)
     k: int = 4  # responses per prompt (K); K choose 2 pairs per ranking
@@ -281,17 +291,30 @@ class RMConfig:
     seed: int = 1
     device: str = "auto"
 
+    def validate(self) -> None:
+        check(
+            bool(self.policy), "lm rm needs --policy RUN_DIR (the SFT run whose samples are ranked)"
+        )
+        check(self.k >= 2, f"--k must be >= 2 (a ranking compares K >= 2 responses), got {self.k}")
+        check(0 < self.held_out < 1, f"--held-out must be in (0, 1), got {self.held_out}")
+        check(self.gold in gold.GOLD_SCORES, f"--gold must be one of {gold.GOLD_SCORES}")
+        check(
+            self.labeler in ("gold", "ai"),
+            f"--labeler must be 'gold' or 'ai', got {self.labeler!r}",
+        )
+        check(
+            self.labeler == "gold" or bool(self.judge),
+            "--labeler ai needs --judge RUN_DIR (a pretraining or SFT run that does the labelling)",
+        )
+        for key in ("epochs", "rankings_per_batch", "lr", "max_new_tokens", "checkpoint_every"):
+            check_positive(f"--{key.replace('_', '-')}", getattr(self, key))
+
 
 def train_reward_model(
     cfg: RMConfig, run: RunDir, on_step: Callable[[int, dict], None] | None = None
 ) -> dict:
     """Collect rankings from the SFT model, fit r_theta, normalise it; returns the summary."""
-    check(bool(cfg.policy), "lm rm needs --policy RUN_DIR (the SFT run whose samples are ranked)")
-    check(cfg.k >= 2, f"--k must be >= 2 (a ranking compares K >= 2 responses), got {cfg.k}")
-    check(0 < cfg.held_out < 1, f"--held-out must be in (0, 1), got {cfg.held_out}")
-    check(cfg.gold in gold.GOLD_SCORES, f"--gold must be one of {gold.GOLD_SCORES}")
-    for key in ("epochs", "rankings_per_batch", "lr", "max_new_tokens", "checkpoint_every"):
-        check_positive(f"--{key.replace('_', '-')}", getattr(cfg, key))
+    cfg.validate()
     device = resolve_device(cfg.device)
     set_seed(cfg.seed)
     policy, tokenizer, policy_state = load_model(cfg.policy)
@@ -302,16 +325,33 @@ def train_reward_model(
     check(len(prompts) - n_held >= 1, "--num-prompts is too small to hold rankings out")
 
     start_time = time.time()
-    store = PreferenceStore(cfg.store or run.path / "preferences.sqlite", f"lm-text:{cfg.gold}")
+    labeler = None
+    if cfg.labeler == "ai":
+        judge, _, judge_state = load_model(cfg.judge)
+        check_policy_state(judge_state, cfg.judge)
+        check_same(judge_state["tokenizer"], tokenizer.identity(), f"judge '{cfg.judge}'")
+        judge = judge.to(device).eval()
+        labeler = partial(ai_scores, judge, tokenizer)
+    store = PreferenceStore(cfg.store or run.path / "preferences.sqlite", store_task(cfg))
     try:
         collect_rankings(
             policy, tokenizer, prompts, cfg.k, cfg.gold, store, cfg.max_new_tokens,
-            cfg.temperature, seed=cfg.seed,
+            cfg.temperature, seed=cfg.seed, labeler=labeler,
         )  # fmt: skip
         rankings = read_rankings(store)
     finally:
         store.close()
     collect_time = time.time() - start_time
+    gold_held = None
+    if labeler is not None:  # how the AI labels compare with the gold labeler's
+        credit, total, gold_held = 0.0, 0, []
+        for r in rankings:
+            golds = [gold.score(cfg.gold, p, y) for p, y in r.texts]
+            agreed, n = ai_agreement(r.pairs, golds)
+            credit, total = credit + (agreed * n if n else 0.0), total + n
+            if r.group >= len(prompts) - n_held:
+                gold_held.append(Ranking(r.group, r.texts, rank_pairs(golds)))
+        labeler_agreement = credit / total if total else float("nan")
     held = [r for r in rankings if r.group >= len(prompts) - n_held]
     train = [r for r in rankings if r.group < len(prompts) - n_held]
 
@@ -381,11 +421,14 @@ def train_reward_model(
                 "before": before,
                 "gold": cfg.gold,
                 "prompts": cfg.prompts,
+                "store_task": store_task(cfg),
                 "normalisation": {"raw_mean": raw_mean, "raw_std": raw_std},
             },
             step,
         )
     summary = {
+        "labeler": cfg.labeler,
+        "store_task": store_task(cfg),
         "held_out_accuracy": held_acc,
         "held_out_accuracy_before": before["held_out_accuracy"],
         "train_accuracy": accuracy(model, tokenizer, train),
@@ -401,5 +444,14 @@ def train_reward_model(
         "collect_time_s": collect_time,
         "wall_time_s": time.time() - start_time,
     }
+    if gold_held is not None:
+        summary["labeler_agreement_with_gold"] = labeler_agreement
+        summary["held_out_accuracy_vs_gold"] = accuracy(model, tokenizer, gold_held)
     run.write_summary(summary)
     return summary
+
+
+def store_task(cfg: RMConfig) -> str:
+    """The preference store's task: the gold labeler's name, or "ai:" and it for AI labels
+    (so that AI and gold labels never share a store)."""
+    return f"lm-text:{'ai:' if cfg.labeler == 'ai' else ''}{cfg.gold}"

@@ -210,6 +210,32 @@ def test_expert_iteration_keeps_the_best_of_n_and_resumes_by_round(stages, tmp_p
         assert torch.equal(value, b["model"][key]), key
 
 
+def test_ai_labels_make_a_reward_model_that_dpo_and_rl_can_use(stages, tmp_path, capsys):
+    rm = tmp_path / "rm-ai"
+    main(["lm", "rm", "--policy", str(stages / "sft"), "--labeler", "ai", "--judge",
+          str(stages / "pre"), "--num-prompts", "12", "--k", "3", "--max-new-tokens", "24",
+          "--epochs", "1", "--run-dir", str(rm), *TINY])  # fmt: skip
+    summary = json.loads((rm / "summary.json").read_text())
+    assert summary["labeler"] == "ai" and summary["store_task"] == "lm-text:ai:sentiment"
+    agreed = summary["labeler_agreement_with_gold"]
+    assert agreed != agreed or 0 <= agreed <= 1  # nan when the tiny model's gold scores all tie
+    assert "held_out_accuracy_vs_gold" in summary
+    assert "vs the AI labeler" in capsys.readouterr().out
+    main(dpo_args(stages, tmp_path / "dpo-ai")[:4] + ["--preferences", str(rm)]
+         + dpo_args(stages, tmp_path / "dpo-ai")[6:])  # fmt: skip
+    assert json.loads((tmp_path / "dpo-ai" / "summary.json").read_text())["comparisons"] > 0
+    argv = rlhf_args(stages, tmp_path / "rlaif")
+    argv[argv.index("--reward-model") + 1] = str(rm)
+    main(argv)
+    assert json.loads((tmp_path / "rlaif" / "summary.json").read_text())["gold"] == "sentiment"
+
+
+def test_ai_labels_need_a_judge(stages, tmp_path, capsys):
+    base = ["lm", "rm", "--policy", str(stages / "sft"), "--run-dir", str(tmp_path / "x"), *TINY]
+    fails_with([*base, "--labeler", "ai"], capsys, "--labeler ai needs --judge")
+    fails_with([*base, "--labeler", "robot"], capsys, "--labeler must be 'gold' or 'ai'")
+
+
 def test_dpo_bad_input_is_refused(stages, tmp_path, capsys):
     fails_with(dpo_args(stages, tmp_path / "x", "--beta", "0"), capsys, "--beta must be > 0")
     argv = dpo_args(stages, tmp_path / "y")
