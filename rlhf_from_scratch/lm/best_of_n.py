@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import torch
 
 from rlhf_from_scratch.lm import gold
-from rlhf_from_scratch.lm.checkpoint import load_model, resolve_device
+from rlhf_from_scratch.lm.checkpoint import resolve_device
 from rlhf_from_scratch.lm.prompts import EVAL_PROMPT_SEED, instruction_prompts
-from rlhf_from_scratch.lm.reward_model import check_policy_state, load_reward_model, score_texts
-from rlhf_from_scratch.lm.rlhf import repetition
+from rlhf_from_scratch.lm.reward_model import score_texts
+from rlhf_from_scratch.lm.rlhf import load_policy_and_reward_model, repetition
 from rlhf_from_scratch.lm.sample import complete
 from rlhf_from_scratch.utils.errors import check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
@@ -148,12 +148,10 @@ def best_of_n_run(
     cfg.validate()
     device = resolve_device(cfg.device)
     set_seed(cfg.seed)
-    policy, tokenizer, state = load_model(cfg.policy)
-    check_policy_state(state, cfg.policy)
-    reward_model, _, rm_state = load_reward_model(cfg.reward_model, tokenizer)
-    cfg.gold = cfg.gold or rm_state.get("gold", "sentiment")
-    cfg.prompts = cfg.prompts or rm_state.get("prompts", "all")
-    policy, reward_model = policy.to(device).eval(), reward_model.to(device).eval()
+    (policy, _, reward_model), tokenizer, _ = load_policy_and_reward_model(
+        cfg, cfg.reward_model, device
+    )
+    policy.eval()
     prompts = instruction_prompts(cfg.num_eval_prompts, EVAL_PROMPT_SEED, cfg.prompts)
     start = time.time()
     samples = sample_and_score(

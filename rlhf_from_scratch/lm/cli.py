@@ -213,9 +213,23 @@ def _progress(total: int, enabled: bool, keys: tuple[str, ...]):
     return bar, on_step
 
 
+def _run_stage(args: argparse.Namespace, command: str, cfg, fn, total, keys: tuple[str, ...]):
+    """Run fn(cfg, run, on_step) in the run directory --run-dir with a progress bar showing
+    `keys`; returns (fn's summary, the run directory's path)."""
+    from rlhf_from_scratch.utils.rundir import RunDir
+
+    resume = getattr(args, "resume", False)  # best-of-n has nothing to resume
+    run = RunDir(args.run_dir, {"command": command, **asdict(cfg)}, resume=resume)
+    bar, on_step = _progress(total, not args.no_progress, keys)
+    try:
+        return fn(cfg, run, on_step), run.path
+    finally:
+        bar.close()
+        run.close()
+
+
 def cmd_pretrain(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.lm.pretrain import PretrainConfig, pretrain
-    from rlhf_from_scratch.utils.rundir import RunDir
 
     keys = [
         "config",
@@ -233,24 +247,19 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     ]
     _threads(args)
     cfg = PretrainConfig(**_overrides(args, keys)).resolved()
-    run = RunDir(args.run_dir, {"command": "lm pretrain", **asdict(cfg)}, resume=args.resume)
-    bar, on_step = _progress(cfg.steps, not args.no_progress, ("train_loss", "val_loss"))
-    try:
-        summary = pretrain(cfg, run, on_step)
-    finally:
-        bar.close()
-        run.close()
+    summary, path = _run_stage(
+        args, "lm pretrain", cfg, pretrain, cfg.steps, ("train_loss", "val_loss")
+    )
     line = f"val loss {summary['val_loss']:.4f} nats/token"
     if summary["entropy_rate"] is not None:
         line += f" (corpus entropy rate {summary['entropy_rate']:.4f})"
-    print(f"{line}; {summary['steps']} steps in {summary['wall_time_s']:.0f} s -> {run.path}")
+    print(f"{line}; {summary['steps']} steps in {summary['wall_time_s']:.0f} s -> {path}")
     for text in summary.get("samples", [])[:2]:
         print(f"  sample: {text!r}")
 
 
 def cmd_sft(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.lm.sft import SFTConfig, sft
-    from rlhf_from_scratch.utils.rundir import RunDir
 
     keys = [
         "init",
@@ -267,17 +276,13 @@ def cmd_sft(args: argparse.Namespace) -> None:
     ]
     _threads(args)
     cfg = SFTConfig(**_overrides(args, keys))
-    run = RunDir(args.run_dir, {"command": "lm sft", **asdict(cfg)}, resume=args.resume)
-    bar, on_step = _progress(cfg.steps, not args.no_progress, ("train_loss", "gold_instruction"))
-    try:
-        summary = sft(cfg, run, on_step)
-    finally:
-        bar.close()
-        run.close()
+    summary, path = _run_stage(
+        args, "lm sft", cfg, sft, cfg.steps, ("train_loss", "gold_instruction")
+    )
     b, a = summary["before_sft"], summary["after_sft"]
     print(
         f"instruction following {b['gold_instruction']:.2f} -> {a['gold_instruction']:.2f}, "
-        f"grammar {b['gold_grammar']:.2f} -> {a['gold_grammar']:.2f} -> {run.path}"
+        f"grammar {b['gold_grammar']:.2f} -> {a['gold_grammar']:.2f} -> {path}"
     )
     for text in a["samples"][:2]:
         print(f"  sample: {text!r}")
@@ -328,7 +333,6 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_rm(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.lm.reward_model import RMConfig, train_reward_model
-    from rlhf_from_scratch.utils.rundir import RunDir
 
     keys = ["policy", "store", "gold", "prompts", "num_prompts", "k", "held_out", "max_new_tokens",
             "epochs", "lr", "checkpoint_every", "seed", "device", "labeler", "judge"]  # fmt: skip
@@ -337,18 +341,14 @@ def cmd_rm(args: argparse.Namespace) -> None:
     if args.batch_size is not None:
         cfg.rankings_per_batch = args.batch_size
     cfg.validate()
-    run = RunDir(args.run_dir, {"command": "lm rm", **asdict(cfg)}, resume=args.resume)
-    bar, on_step = _progress(None, not args.no_progress, ("train_loss", "held_out_accuracy"))
-    try:
-        summary = train_reward_model(cfg, run, on_step)
-    finally:
-        bar.close()
-        run.close()
+    summary, path = _run_stage(
+        args, "lm rm", cfg, train_reward_model, None, ("train_loss", "held_out_accuracy")
+    )
     labels = "the AI labeler" if cfg.labeler == "ai" else f"the gold '{summary['gold']}' labeler"
     print(
         f"reward model: {summary['comparisons']} comparisons from {summary['rankings']} "
         f"rankings (K={summary['k']}); held-out accuracy {summary['held_out_accuracy_before']:.3f}"
-        f" -> {summary['held_out_accuracy']:.3f} vs {labels} -> {run.path}"
+        f" -> {summary['held_out_accuracy']:.3f} vs {labels} -> {path}"
     )
     if "labeler_agreement_with_gold" in summary:
         print(
@@ -360,7 +360,6 @@ def cmd_rm(args: argparse.Namespace) -> None:
 
 def cmd_rlhf(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.lm.rlhf import RLHFConfig, rlhf
-    from rlhf_from_scratch.utils.rundir import RunDir
 
     keys = ["policy", "reward_model", "algo", "updates", "prompts_per_update",
             "samples_per_prompt", "max_new_tokens", "temperature", "kl_coef", "kl_target",
@@ -371,22 +370,13 @@ def cmd_rlhf(args: argparse.Namespace) -> None:
     if args.steps is not None:
         cfg.updates = args.steps
     cfg.validate()
-    run = RunDir(args.run_dir, {"command": "lm rlhf", **asdict(cfg)}, resume=args.resume)
-    bar, on_step = _progress(cfg.updates, not args.no_progress, ("rm_score", "kl", "beta"))
-    try:
-        summary = rlhf(cfg, run, on_step)
-    finally:
-        bar.close()
-        run.close()
+    summary, path = _run_stage(args, "lm rlhf", cfg, rlhf, cfg.updates, ("rm_score", "kl", "beta"))
     _print_before_after(summary["before"], summary["after"])
-    print(
-        f"{cfg.algo}: {summary['updates']} updates in {summary['wall_time_s']:.0f} s -> {run.path}"
-    )
+    print(f"{cfg.algo}: {summary['updates']} updates in {summary['wall_time_s']:.0f} s -> {path}")
 
 
 def cmd_dpo(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.lm.dpo import DPOConfig, dpo
-    from rlhf_from_scratch.utils.rundir import RunDir
 
     keys = ["policy", "preferences", "beta", "epochs", "held_out", "max_new_tokens",
             "num_eval_prompts", "gold", "prompts", "lr", "eval_every", "checkpoint_every",
@@ -398,13 +388,7 @@ def cmd_dpo(args: argparse.Namespace) -> None:
     if args.batch_size is not None:
         cfg.rankings_per_batch = args.batch_size
     cfg.validate()
-    run = RunDir(args.run_dir, {"command": "lm dpo", **asdict(cfg)}, resume=args.resume)
-    bar, on_step = _progress(None, not args.no_progress, ("train_loss", "train_accuracy"))
-    try:
-        summary = dpo(cfg, run, on_step)
-    finally:
-        bar.close()
-        run.close()
+    summary, path = _run_stage(args, "lm dpo", cfg, dpo, None, ("train_loss", "train_accuracy"))
     before, after = summary["before"], summary["after"]
     _print_before_after(before, after)
     print(
@@ -413,13 +397,12 @@ def cmd_dpo(args: argparse.Namespace) -> None:
     )
     print(
         f"dpo: {summary['steps']} steps on {summary['comparisons']} comparisons in "
-        f"{summary['wall_time_s']:.0f} s -> {run.path}"
+        f"{summary['wall_time_s']:.0f} s -> {path}"
     )
 
 
 def cmd_expert_iteration(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.lm.expert_iteration import ExpertIterationConfig, expert_iteration
-    from rlhf_from_scratch.utils.rundir import RunDir
 
     keys = ["policy", "reward_model", "rounds", "prompts_per_round", "n", "epochs",
             "batch_size", "lr", "max_new_tokens", "temperature", "num_eval_prompts", "gold",
@@ -429,38 +412,30 @@ def cmd_expert_iteration(args: argparse.Namespace) -> None:
         raise ConfigError("--steps does not apply to lm expert-iteration: use --rounds, --epochs")
     cfg = ExpertIterationConfig(**_overrides(args, keys))
     cfg.validate()
-    run = RunDir(
-        args.run_dir, {"command": "lm expert-iteration", **asdict(cfg)}, resume=args.resume
-    )
-    bar, on_step = _progress(cfg.rounds, not args.no_progress, ("kept_rm_score", "eval_kl"))
-    try:
-        summary = expert_iteration(cfg, run, on_step)
-    finally:
-        bar.close()
-        run.close()
+    summary, path = _run_stage(
+        args, "lm expert-iteration", cfg, expert_iteration, cfg.rounds,
+        ("kept_rm_score", "eval_kl"),
+    )  # fmt: skip
     _print_before_after(summary["before"], summary["after"])
     print(
         f"expert iteration: {summary['rounds']} rounds, {summary['generations']} generations, "
-        f"{summary['wall_time_s']:.0f} s -> {run.path}"
+        f"{summary['wall_time_s']:.0f} s -> {path}"
     )
 
 
 def cmd_best_of_n(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.lm.best_of_n import BestOfNConfig, best_of_n_run
-    from rlhf_from_scratch.utils.rundir import RunDir
 
     keys = ["policy", "reward_model", "n", "num_eval_prompts", "max_new_tokens", "temperature",
             "gold", "prompts", "seed", "device"]  # fmt: skip
     _threads(args)
     cfg = BestOfNConfig(**_overrides(args, keys))
     cfg.validate()
-    run = RunDir(args.run_dir, {"command": "lm best-of-n", **asdict(cfg)})
-    bar, on_step = _progress(cfg.num_eval_prompts, not args.no_progress, ())
-    try:
-        summary = best_of_n_run(cfg, run, lambda done: on_step(done, {}))
-    finally:
-        bar.close()
-        run.close()
+    summary, path = _run_stage(
+        args, "lm best-of-n", cfg,
+        lambda cfg, run, on_step: best_of_n_run(cfg, run, lambda done: on_step(done, {})),
+        cfg.num_eval_prompts, (),
+    )  # fmt: skip
     print(f"best-of-n against the gold '{summary['gold']}' labeler, held-out prompts:")
     print(f"  {'n':>4} {'KL (nats)':>9} {'RM score':>9} {'gold':>7} {'grammar':>8}")
     for r in summary["rows"]:
@@ -469,7 +444,7 @@ def cmd_best_of_n(args: argparse.Namespace) -> None:
             f"{r['gold_reward']:>7.3f} {r['grammar']:>8.3f}"
         )
     print(
-        f"{summary['generations']} generations in {summary['wall_time_s']:.0f} s -> {run.path} "
+        f"{summary['generations']} generations in {summary['wall_time_s']:.0f} s -> {path} "
         "(best_of_n.png)"
     )
 
