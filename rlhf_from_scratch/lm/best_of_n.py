@@ -56,6 +56,11 @@ class Samples:
     rm_scores: torch.Tensor  # [P, n]
     gold_scores: torch.Tensor  # [P, n]
 
+    def kept(self, n: int) -> list[tuple[str, str]]:
+        """(prompt, the RM's favourite among its first n responses) for every prompt."""
+        keep = best_of(self.rm_scores[:, :n]).tolist()
+        return [(p, r[k]) for p, r, k in zip(self.prompts, self.responses, keep, strict=True)]
+
     def best_of(self, n: int) -> dict:
         """Best-of-n from the first n samples of each prompt: mean RM score and gold reward of
         the kept responses, their win rate against the first sample (a plain sample of pi), the
@@ -177,7 +182,7 @@ def best_of_n_run(
             for p, r, g, b in zip(
                 prompts, samples.responses, samples.gold_scores, best.tolist(), strict=True
             )
-        ],  # fmt: skip
+        ],
         "generations": cfg.n * len(prompts),
         "wall_time_s": time.time() - start,
     }

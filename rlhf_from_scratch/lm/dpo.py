@@ -169,9 +169,8 @@ def split_rankings(rankings: list[Ranking], held_out: float) -> tuple[list, list
     n = max(r.group for r in rankings) + 1
     n_held = max(1, round(held_out * n))
     check(n - n_held >= 1, "too few rankings in the store to hold some out")
-    return [r for r in rankings if r.group < n - n_held], [
-        r for r in rankings if r.group >= n - n_held
-    ]
+    train = [r for r in rankings if r.group < n - n_held]
+    return train, [r for r in rankings if r.group >= n - n_held]
 
 
 def dpo(cfg: DPOConfig, run: RunDir, on_step: Callable[[int, dict], None] | None = None) -> dict:

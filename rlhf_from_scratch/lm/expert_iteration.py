@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from rlhf_from_scratch.lm import gold
-from rlhf_from_scratch.lm.best_of_n import best_of, sample_and_score
+from rlhf_from_scratch.lm.best_of_n import sample_and_score
 from rlhf_from_scratch.lm.checkpoint import model_state, resolve_device
 from rlhf_from_scratch.lm.policy import LMActorCritic
 from rlhf_from_scratch.lm.pretrain import make_optimizer
@@ -61,12 +61,6 @@ class ExpertIterationConfig:
         for key in ("rounds", "prompts_per_round", "epochs", "batch_size", "lr",
                     "max_new_tokens", "temperature", "num_eval_prompts"):  # fmt: skip
             check_positive(f"--{key.replace('_', '-')}", getattr(self, key))
-
-
-def kept_responses(samples) -> list[tuple[str, str]]:
-    """(prompt, the RM's best of its n responses) for every prompt of a round."""
-    keep = best_of(samples.rm_scores).tolist()
-    return [(p, r[k]) for p, r, k in zip(samples.prompts, samples.responses, keep, strict=True)]
 
 
 def fine_tune(actor, tokenizer, texts, optimizer, epochs: int, batch_size: int, generator):
@@ -129,17 +123,16 @@ def expert_iteration(
             actor, reward_model, tokenizer, train_prompts[at : at + cfg.prompts_per_round],
             cfg.n, cfg.gold, cfg.max_new_tokens, cfg.temperature, seed=cfg.seed + 10_000 * step,
         )  # fmt: skip
-        keep = best_of(samples.rm_scores)
-        rows = torch.arange(len(keep))
         losses = fine_tune(
-            actor, tokenizer, kept_responses(samples), optimizer, cfg.epochs, cfg.batch_size,
+            actor, tokenizer, samples.kept(cfg.n), optimizer, cfg.epochs, cfg.batch_size,
             generator,
         )  # fmt: skip
         step += 1
+        kept = samples.best_of(cfg.n)
         metrics = {
             "train_loss": sum(losses) / len(losses),
-            "kept_rm_score": float(samples.rm_scores[rows, keep].mean()),
-            "kept_gold": float(samples.gold_scores[rows, keep].mean()),
+            "kept_rm_score": kept["rm_score"],
+            "kept_gold": kept["gold_reward"],
             "sampled_rm_score": float(samples.rm_scores.mean()),
             "sampled_gold": float(samples.gold_scores.mean()),
         }

@@ -41,6 +41,7 @@ def test_best_of_n_keeps_the_highest_reward_model_score_among_the_first_n():
     assert four["kl_bound"] == pytest.approx(math.log(4) - 0.75)
     with pytest.raises(ConfigError):
         samples.best_of(5)
+    assert samples.kept(2) == [("a", "a1"), ("b", "b0")]  # what expert iteration trains on
 
 
 def test_sweep_is_powers_of_two_and_n():
