@@ -251,12 +251,16 @@ def bench_rlaif(args) -> None:
               *args.rm_flags, "--device", "cpu", "--no-progress", "--run-dir", str(rm_ai)]  # fmt: skip
     rm_cmd += ["--threads", str(args.threads)] if args.threads else []
     commands, times = ["rlhf " + " ".join(rm_cmd)], {"AI reward model": run(rm_cmd)}
-    arms = {"RLHF (gold labels)": args.rm, "RLAIF (AI labels)": str(rm_ai)}
+    arms = {
+        "RLHF (gold labels)": ("gold", ["--reward-model", args.rm]),
+        "RLAIF (AI labels)": ("ai", ["--reward-model", str(rm_ai)]),
+        "direct RLAIF (AI score as the reward)": ("direct", ["--ai-judge", args.judge]),
+    }
     runs = {}
-    for name, rm in arms.items():
-        run_dir = runs_root / ("rlaif-ppo-" + ("ai" if "AI" in name else "gold"))
+    for name, (short, reward) in arms.items():
+        run_dir = runs_root / f"rlaif-ppo-{short}"
         shutil.rmtree(run_dir, ignore_errors=True)
-        cmd = ["lm", "rlhf", "--policy", args.sft, "--reward-model", rm, "--algo", "ppo",
+        cmd = ["lm", "rlhf", "--policy", args.sft, *reward, "--algo", "ppo",
                "--updates", str(args.updates), "--eval-every", str(args.eval_every),
                "--checkpoint-every", str(args.updates), *kl_flags(args), *common,
                "--run-dir", str(run_dir)]  # fmt: skip
@@ -264,6 +268,7 @@ def bench_rlaif(args) -> None:
         times[name] = run(cmd)
         runs[name] = json.loads((run_dir / "summary.json").read_text())
     golds = {name: [x["gold"] for x in r["after"]["samples"]] for name, r in runs.items()}
+    direct = "direct RLAIF (AI score as the reward)"
     sft = [x["gold"] for x in runs["RLHF (gold labels)"]["before"]["samples"]]
     rm_gold = json.loads((Path(args.rm) / "summary.json").read_text())
     rm_ai_summary = json.loads((rm_ai / "summary.json").read_text())
@@ -272,7 +277,9 @@ def bench_rlaif(args) -> None:
         f"The AI labeler is `{args.judge}`: it ranks the SFT model's K samples by how much "
         "more likely it finds a recommending closing than a condemning one after each response "
         "(lm/ai_feedback.py); it never sees a gold label. Both reward models rank the same "
-        "SFT samples of the same prompts; PPO runs with the same settings against each. "
+        "SFT samples of the same prompts; PPO runs with the same settings against each, and "
+        "against the AI labeler's score itself, normalised on SFT samples (direct RLAIF, no "
+        "reward model). "
         f"Evaluation: {args.eval_prompts} held-out prompts, one answer each, judged by the gold "
         "labeler; win rate = the share of prompts where one answer scores above the other "
         "(ties half).",
@@ -289,8 +296,11 @@ def bench_rlaif(args) -> None:
         f"| RLHF vs SFT | {win_rate(golds['RLHF (gold labels)'], sft):.0%} |",
         f"| RLAIF vs RLHF | "
         f"{win_rate(golds['RLAIF (AI labels)'], golds['RLHF (gold labels)']):.0%} |",
+        f"| direct RLAIF vs SFT | {win_rate(golds[direct], sft):.0%} |",
+        f"| direct RLAIF vs RLAIF | {win_rate(golds[direct], golds['RLAIF (AI labels)']):.0%} |",
         "",
-        "| policy | gold reward | RM score (its own RM) | KL (nats) | grammar | wall time |",
+        "| policy | gold reward | score of its own reward (RM or AI) | KL (nats) | grammar | "
+        "wall time |",
         "|---|---|---|---|---|---|",
         f"| SFT | {runs['RLHF (gold labels)']['before']['gold_reward']:.3f} | - | 0.00 | "
         f"{runs['RLHF (gold labels)']['before']['grammar']:.3f} | - |",

@@ -13,6 +13,10 @@ the bakery."). No gold label is used. `rlhf lm rm --labeler ai --judge RUN` rank
 responses by s_AI instead of by the gold labeler, and everything downstream (the reward model,
 RL, DPO) is unchanged: that is RLAIF. How often the AI labeler orders a pair as the gold
 labeler does is its "alignment" (Lee et al.: 62.7-78% against human labels).
+
+"Direct" RLAIF skips the reward model: `rlhf lm rlhf --ai-judge RUN` uses s_AI itself as the
+reward of each response, shifted and scaled to mean 0 and std 1 on SFT samples like a reward
+model's score (`ai_reward_fn`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import torch
 
 from rlhf_from_scratch.lm import gold
 from rlhf_from_scratch.lm.model import GPT, left_pad
+from rlhf_from_scratch.lm.prompts import split_sequence
 
 PROBES = (
     (
@@ -92,3 +97,23 @@ def agreement(label_pairs, gold_scores: list[float]) -> tuple[float, int]:
         credit += 0.5 if mu == 0.5 else float((mu == 1.0) == gold_first)
         total += 1
     return (credit / total if total else float("nan")), total
+
+
+def decode_sequences(tokenizer, tokens: torch.Tensor, mask: torch.Tensor) -> list[tuple[str, str]]:
+    """(prompt, response) of each row of `<eot> prompt response [<eot>]` token sequences."""
+    texts = []
+    for row, row_mask in zip(tokens.tolist(), mask.tolist(), strict=True):
+        ids = [t for t, m in zip(row, row_mask, strict=True) if m and t != tokenizer.eot_id]
+        texts.append(split_sequence(tokenizer.decode(ids)))
+    return texts
+
+
+def ai_reward_fn(judge: GPT, tokenizer, shift: float = 0.0, scale: float = 1.0):
+    """Direct RLAIF's reward: (s_AI(x, y) - shift) / scale of each sequence, a RewardFn of
+    lm/rollout.py ((tokens, attention mask) -> [B]) in place of a reward model."""
+
+    def reward(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        scores = ai_scores(judge, tokenizer, decode_sequences(tokenizer, tokens, mask))
+        return (torch.tensor(scores, device=tokens.device) - shift) / scale
+
+    return reward

@@ -98,7 +98,12 @@ def add_commands(subparsers) -> None:
     p = sub.add_parser("rlhf", help="RL of an SFT model against a reward model (--algo)")
     common(p, "runs/lm-rlhf")
     p.add_argument("--policy", required=True, help="the SFT run directory (pi_SFT)")
-    p.add_argument("--reward-model", required=True, help="the `rlhf lm rm` run directory")
+    p.add_argument("--reward-model", default=None, help="the `rlhf lm rm` run directory")
+    p.add_argument(
+        "--ai-judge",
+        default=None,
+        help="direct RLAIF: a GPT run whose AI-labeler score is the reward",
+    )
     p.add_argument("--algo", default="ppo", help="ppo, reinforce (RLOO), a2c or trpo")
     p.add_argument("--updates", type=int, default=None)
     p.add_argument("--prompts-per-update", type=int, default=None)
@@ -361,7 +366,7 @@ def cmd_rm(args: argparse.Namespace) -> None:
 def cmd_rlhf(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.lm.rlhf import RLHFConfig, rlhf
 
-    keys = ["policy", "reward_model", "algo", "updates", "prompts_per_update",
+    keys = ["policy", "reward_model", "ai_judge", "algo", "updates", "prompts_per_update",
             "samples_per_prompt", "max_new_tokens", "temperature", "kl_coef", "kl_target",
             "kl_horizon", "ptx_coef", "prompts_file", "num_prompts", "num_eval_prompts",
             "gold", "prompts", "lr", "eval_every", "checkpoint_every", "seed", "device"]  # fmt: skip

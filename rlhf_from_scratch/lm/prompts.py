@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlhf_from_scratch.lm.corpus import format_prompt, generate_demonstrations
+from rlhf_from_scratch.lm.corpus import PROMPT_FORMAT, format_prompt, generate_demonstrations
 from rlhf_from_scratch.lm.sample import encode_prompt
 from rlhf_from_scratch.utils.errors import ConfigError, unknown
 
@@ -53,3 +53,13 @@ def read_prompts(path: str | Path) -> list[str]:
 def sequence_ids(tokenizer, prompt: str, response: str) -> list[int]:
     """<eot> prompt response <eot>: what the reward model reads."""
     return encode_prompt(tokenizer, prompt) + tokenizer.encode(response) + [tokenizer.eot_id]
+
+
+def split_sequence(text: str) -> tuple[str, str]:
+    """(prompt, response) of a decoded `prompt response` text: the response starts after the
+    last "Response: " of the prompt format (the whole text is the response if there is none)."""
+    marker = PROMPT_FORMAT.split("{instruction}")[1]
+    at = text.rfind(marker)
+    if at < 0:
+        return "", text
+    return text[: at + len(marker)], text[at + len(marker) :]

@@ -26,6 +26,7 @@ import torch
 
 from rlhf_from_scratch.algos.registry import get_algo
 from rlhf_from_scratch.lm import gold
+from rlhf_from_scratch.lm.ai_feedback import ai_reward_fn, ai_scores
 from rlhf_from_scratch.lm.checkpoint import load_model, model_state, resolve_device
 from rlhf_from_scratch.lm.corpus import generate_reviews
 from rlhf_from_scratch.lm.kl_control import KLController
@@ -40,6 +41,8 @@ from rlhf_from_scratch.lm.prompts import (
 )
 from rlhf_from_scratch.lm.reward_model import check_policy_state, load_reward_model
 from rlhf_from_scratch.lm.rollout import reward_model_fn, rollout
+from rlhf_from_scratch.lm.sample import complete
+from rlhf_from_scratch.lm.tokenizer import check_same
 from rlhf_from_scratch.utils.errors import check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
 from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
@@ -69,6 +72,7 @@ LM_ALGO_SETTINGS: dict[str, dict] = {
 class RLHFConfig:
     policy: str = ""  # the SFT run directory (pi_SFT: the start and the frozen reference)
     reward_model: str = ""  # the `rlhf lm rm` run directory
+    ai_judge: str = ""  # direct RLAIF instead: this GPT's AI-labeler score is the reward
     algo: str = "ppo"
     updates: int = 20
     prompts_per_update: int = 8
@@ -95,7 +99,11 @@ class RLHFConfig:
     def validate(self) -> None:
         get_algo(self.algo)
         check(bool(self.policy), "lm rlhf needs --policy RUN_DIR (the SFT run)")
-        check(bool(self.reward_model), "lm rlhf needs --reward-model RUN_DIR (the `lm rm` run)")
+        check(
+            bool(self.reward_model) != bool(self.ai_judge),
+            "lm rlhf needs --reward-model RUN_DIR (the `lm rm` run) or, for direct RLAIF, "
+            "--ai-judge RUN_DIR (a pretraining or SFT run), not both",
+        )
         check(
             self.kl_coef >= 0,
             f"--kl-coef (beta) must be >= 0, got {self.kl_coef}; use 0 for no KL penalty",
@@ -181,15 +189,43 @@ def load_policy_and_reward_model(cfg, reward_model_path, device: torch.device):
 
 
 def load_models(cfg: RLHFConfig, device: torch.device):
-    """(actor, reference, critic, reward model, tokenizer), checked against each other; the
-    critic is the reward model's trunk with a zero-initialised value head."""
-    (actor, reference, reward_model), tokenizer, _ = load_policy_and_reward_model(
-        cfg, cfg.reward_model, device
-    )
-    critic = GPT(replace(reward_model.config, scalar_head="value"))  # zero-initialised head
-    trunk = {k: v for k, v in reward_model.state_dict().items() if not k.startswith("scalar")}
+    """((actor, reference, critic), reward function, tokenizer), checked against each other.
+
+    With a reward model the critic is its trunk with a zero-initialised value head
+    (InstructGPT). Direct RLAIF (cfg.ai_judge) has no reward model: the reward is the judge's
+    AI-labeler score, normalised on SFT samples, and the critic starts from the policy's trunk.
+    """
+    if not cfg.ai_judge:
+        (actor, reference, reward_model), tokenizer, _ = load_policy_and_reward_model(
+            cfg, cfg.reward_model, device
+        )
+        reward_fn, trunk_model = reward_model_fn(reward_model), reward_model
+    else:
+        actor, tokenizer, state = load_model(cfg.policy)
+        check_policy_state(state, cfg.policy)
+        judge, _, judge_state = load_model(cfg.ai_judge)
+        check_policy_state(judge_state, cfg.ai_judge)
+        check_same(judge_state["tokenizer"], tokenizer.identity(), f"judge '{cfg.ai_judge}'")
+        cfg.gold, cfg.prompts = cfg.gold or "sentiment", cfg.prompts or "open"
+        reference, _, _ = load_model(cfg.policy)
+        for model in (reference, judge):
+            model.requires_grad_(False).eval()
+        actor, reference, judge = (m.to(device) for m in (actor, reference, judge))
+        reward_fn, trunk_model = ai_reward_on_sft_scale(judge, reference, tokenizer, cfg), actor
+    critic = GPT(replace(trunk_model.config, scalar_head="value"))  # zero-initialised head
+    trunk = {k: v for k, v in trunk_model.state_dict().items() if not k.startswith("scalar")}
     critic.load_state_dict(trunk, strict=False)
-    return (actor, reference, critic.to(device), reward_model), tokenizer
+    return (actor, reference, critic.to(device)), reward_fn, tokenizer
+
+
+def ai_reward_on_sft_scale(judge: GPT, sft: GPT, tokenizer, cfg: RLHFConfig, n: int = 64):
+    """Direct RLAIF's reward, shifted and scaled to mean 0 / std 1 on n SFT samples of the RL
+    prompts, as a reward model is normalised (the same samples every time: a resumed run
+    gets the same scale)."""
+    prompts = instruction_prompts(n, RL_PROMPT_SEED, cfg.prompts)
+    responses = complete(sft, tokenizer, prompts, cfg.max_new_tokens, cfg.temperature, seed=0)
+    scores = torch.tensor(ai_scores(judge, tokenizer, list(zip(prompts, responses, strict=True))))
+    return ai_reward_fn(judge, tokenizer, float(scores.mean()), float(scores.std().clamp(1e-6)))
 
 
 def pretraining_loss(actor: GPT, tokenizer, batch_size: int, seed: int):
@@ -216,8 +252,7 @@ def rlhf(cfg: RLHFConfig, run: RunDir, on_step: Callable[[int, dict], None] | No
     cfg.validate()
     device = resolve_device(cfg.device)
     set_seed(cfg.seed)
-    (actor, reference, critic, reward_model), tokenizer = load_models(cfg, device)
-    reward_fn = reward_model_fn(reward_model)
+    (actor, reference, critic), reward_fn, tokenizer = load_models(cfg, device)
     if cfg.prompts_file:
         prompts = read_prompts(cfg.prompts_file)
         eval_prompts = prompts[: cfg.num_eval_prompts]

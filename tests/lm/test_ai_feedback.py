@@ -69,3 +69,17 @@ def test_agreement_counts_the_pairs_the_gold_scores_order():
     gold_scores = [0.9, 0.1, 0.5, 0.5]  # pair (2, 3) is a gold tie: left out
     # (0, 1) agrees, (1, 2) disagrees, (0, 2) an AI tie: half
     assert agreement(pairs, gold_scores) == (pytest.approx(1.5 / 3), 3)
+
+
+def test_direct_rlaif_reward_reads_prompt_and_response_back_from_tokens():
+    from rlhf_from_scratch.lm.ai_feedback import ai_reward_fn
+    from rlhf_from_scratch.lm.model import left_pad
+    from rlhf_from_scratch.lm.prompts import sequence_ids, split_sequence
+
+    assert split_sequence(PROMPT + "I loved it.") == (PROMPT, "I loved it.")
+    judge = tiny_judge()
+    texts = [(PROMPT, "I loved the bakery."), (PROMPT, "It was a sad stay at the bakery.")]
+    tokens, mask = left_pad([sequence_ids(TOK, p, r) for p, r in texts], TOK.pad_id)
+    reward = ai_reward_fn(judge, TOK, shift=0.5, scale=2.0)(tokens, mask)
+    expected = (torch.tensor(ai_scores(judge, TOK, texts)) - 0.5) / 2.0
+    assert torch.allclose(reward, expected, atol=1e-5)

@@ -230,6 +230,17 @@ def test_ai_labels_make_a_reward_model_that_dpo_and_rl_can_use(stages, tmp_path,
     assert json.loads((tmp_path / "rlaif" / "summary.json").read_text())["gold"] == "sentiment"
 
 
+def test_direct_rlaif_needs_no_reward_model(stages, tmp_path, capsys):
+    argv = rlhf_args(stages, tmp_path / "direct")
+    at = argv.index("--reward-model")
+    argv[at : at + 2] = ["--ai-judge", str(stages / "pre")]
+    main(argv)
+    summary = json.loads((tmp_path / "direct" / "summary.json").read_text())
+    assert summary["updates"] == 2 and summary["gold"] == "sentiment"
+    both = rlhf_args(stages, tmp_path / "both", "--ai-judge", str(stages / "pre"))
+    fails_with(both, capsys, "not both")
+
+
 def test_ai_labels_need_a_judge(stages, tmp_path, capsys):
     base = ["lm", "rm", "--policy", str(stages / "sft"), "--run-dir", str(tmp_path / "x"), *TINY]
     fails_with([*base, "--labeler", "ai"], capsys, "--labeler ai needs --judge")
