@@ -70,6 +70,13 @@ def header(title: str, commands: list[str], load: tuple) -> list[str]:
     ]
 
 
+def write_report(name: str, lines: list[str], data: dict) -> None:
+    """benchmarks/lm_rlhf/NAME.md (the lines) and NAME.json (the numbers behind them)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.md").write_text("\n".join(lines) + "\n")
+    (OUT / f"{name}.json").write_text(json.dumps(data, indent=2))
+
+
 def evals(run_dir: Path) -> list[dict]:
     """The evaluation rows of an rlhf run (step 0 included), as {step, kl, gold_reward, ...}."""
     out = []
@@ -153,11 +160,11 @@ def bench_algos(args) -> None:
             f"{f['gold_reward']:.3f} | {f['rm_score']:.3f} | {t['wall_time_s']:.0f} s |"
         )
     lines += ["", "![gold reward against KL](algorithms.png)", ""]
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "algorithms.md").write_text("\n".join(lines) + "\n")
-    (OUT / "algorithms.json").write_text(json.dumps(
+    write_report(
+        "algorithms",
+        lines,
         {"matched_kl": matched, "table": table, "evals": rows, "commands": commands},
-        indent=2))  # fmt: skip
+    )
 
 
 def bench_methods(args) -> None:
@@ -230,10 +237,7 @@ def bench_methods(args) -> None:
             f"{t['grammar']:.3f} | {t['cost']} | {wall} |"
         )
     lines += ["", "![gold reward against KL](methods.png)", ""]
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "methods.md").write_text("\n".join(lines) + "\n")
-    (OUT / "methods.json").write_text(json.dumps(
-        {"table": table, "curves": curves, "commands": commands}, indent=2))  # fmt: skip
+    write_report("methods", lines, {"table": table, "curves": curves, "commands": commands})
 
 
 def bench_rlaif(args) -> None:
@@ -311,13 +315,22 @@ def bench_rlaif(args) -> None:
             f"| {name} | {a['gold_reward']:.3f} | {a['rm_score']:.3f} | {a['kl']:.2f} | "
             f"{a['grammar']:.3f} | {times[name]:.0f} s |"
         )
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "rlaif.md").write_text("\n".join(lines) + "\n")
-    (OUT / "rlaif.json").write_text(json.dumps(
-        {"runs": {k: {"before": {x: y for x, y in v["before"].items() if x != "samples"},
-                      "after": {x: y for x, y in v["after"].items() if x != "samples"}}
-                  for k, v in runs.items()},
-         "rm_ai": rm_ai_summary, "commands": commands, "times": times}, indent=2))  # fmt: skip
+    write_report(
+        "rlaif",
+        lines,
+        {
+            "runs": {
+                k: {
+                    "before": {x: y for x, y in v["before"].items() if x != "samples"},
+                    "after": {x: y for x, y in v["after"].items() if x != "samples"},
+                }
+                for k, v in runs.items()
+            },
+            "rm_ai": rm_ai_summary,
+            "commands": commands,
+            "times": times,
+        },
+    )
 
 
 COSTS = {
@@ -412,11 +425,11 @@ def bench_hacking(args) -> None:
     lines += ["", "![curves](hacking.png)", ""]
     for label, s in summaries.items():
         lines += [f"## Samples: {label}", "", samples_markdown(s["before"], s["after"], 4)]
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "hacking.md").write_text("\n".join(lines) + "\n")
-    (OUT / "hacking.json").write_text(json.dumps(
+    write_report(
+        "hacking",
+        lines,
         {k: {"before": s["before"], "after": s["after"]} for k, s in summaries.items()},
-        indent=2))  # fmt: skip
+    )
 
 
 def bench_adaptive(args) -> None:
@@ -461,12 +474,19 @@ def bench_adaptive(args) -> None:
         lines.append(f"| {label} | {late:.2f} | {rows[-1]['beta']:.3f} | {a['kl']:.2f} | "
                      f"{a['gold_reward']:.3f} | {a['grammar']:.3f} |")  # fmt: skip
     lines += ["", "![KL and beta per update](adaptive.png)", ""]
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "adaptive.md").write_text("\n".join(lines) + "\n")
-    (OUT / "adaptive.json").write_text(json.dumps(
-        {k: {"kl": [r["kl"] for r in rows], "beta": [r["beta"] for r in rows],
-             "after": {x: v for x, v in summaries[k]["after"].items() if x != "samples"}}
-         for k, rows in per_update.items()} | {"commands": commands}, indent=2))  # fmt: skip
+    write_report(
+        "adaptive",
+        lines,
+        {
+            k: {
+                "kl": [r["kl"] for r in rows],
+                "beta": [r["beta"] for r in rows],
+                "after": {x: v for x, v in summaries[k]["after"].items() if x != "samples"},
+            }
+            for k, rows in per_update.items()
+        }
+        | {"commands": commands},
+    )
 
 
 def plot_adaptive(per_update: dict, target: float, out: Path) -> None:
