@@ -3,6 +3,7 @@ and the bad input of the issue, each a one-line error."""
 
 import json
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -108,17 +109,24 @@ def test_ppo_ptx_and_adaptive_kl(stages, tmp_path):
     assert rows[2]["beta"] != rows[1]["beta"]  # the controller moved beta
 
 
-def test_a_killed_rlhf_run_resumes_to_the_same_weights(stages, tmp_path):
-    main(rlhf_args(stages, tmp_path / "full"))
-    main(rlhf_args(stages, tmp_path / "cut"))
+def assert_killed_run_resumes_to_the_same_weights(args, tmp_path, steps: int) -> dict:
+    """Run args(run_dir) whole, and again killed before its last checkpoint (the summary and
+    that checkpoint removed) then --resume'd: the weights must be equal. Returns the state."""
+    main(args(tmp_path / "full"))
+    main(args(tmp_path / "cut"))
     cut = tmp_path / "cut"
     (cut / "summary.json").unlink()
-    max(cut.glob("checkpoints/step_*.pt")).unlink()  # killed before its second checkpoint
-    main([*rlhf_args(stages, cut), "--resume"])
+    max(cut.glob("checkpoints/step_*.pt")).unlink()
+    main([*args(cut), "--resume"])
     a, b = load_state(tmp_path / "full"), load_state(cut)
-    assert a["step"] == b["step"] == 2
+    assert a["step"] == b["step"] == steps
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
+    return a
+
+
+def test_a_killed_rlhf_run_resumes_to_the_same_weights(stages, tmp_path):
+    assert_killed_run_resumes_to_the_same_weights(partial(rlhf_args, stages), tmp_path, 2)
 
 
 def test_sampling_an_rlhf_policy_formats_the_prompt(stages, tmp_path, capsys):
@@ -155,16 +163,7 @@ def test_dpo_trains_on_the_reward_models_comparisons(stages, tmp_path, capsys):
 
 
 def test_a_killed_dpo_run_resumes_to_the_same_weights(stages, tmp_path):
-    main(dpo_args(stages, tmp_path / "full"))
-    main(dpo_args(stages, tmp_path / "cut"))
-    cut = tmp_path / "cut"
-    (cut / "summary.json").unlink()
-    max(cut.glob("checkpoints/step_*.pt")).unlink()  # killed before its last checkpoint
-    main([*dpo_args(stages, cut), "--resume"])
-    a, b = load_state(tmp_path / "full"), load_state(cut)
-    assert a["step"] == b["step"] == 6
-    for key, value in a["model"].items():
-        assert torch.equal(value, b["model"][key]), key
+    assert_killed_run_resumes_to_the_same_weights(partial(dpo_args, stages), tmp_path, 6)
 
 
 def test_best_of_n_reports_every_power_of_two(stages, tmp_path, capsys):
@@ -190,7 +189,8 @@ def ei_args(stages, run_dir, *extra):
 
 
 def test_expert_iteration_keeps_the_best_of_n_and_resumes_by_round(stages, tmp_path, capsys):
-    main(ei_args(stages, tmp_path / "full"))
+    state = assert_killed_run_resumes_to_the_same_weights(partial(ei_args, stages), tmp_path, 2)
+    assert state["kind"] == "expert_iteration"  # and a killed run restarts its round
     rows = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [0, 1, 2]
     for row in rows[1:]:  # the kept response is the RM's best: never below the samples' mean
@@ -199,15 +199,6 @@ def test_expert_iteration_keeps_the_best_of_n_and_resumes_by_round(stages, tmp_p
     summary = json.loads((tmp_path / "full" / "summary.json").read_text())
     assert summary["rounds"] == 2 and summary["generations"] == 2 * 3 * 2
     assert "expert iteration: 2 rounds" in capsys.readouterr().out
-    main(ei_args(stages, tmp_path / "cut"))
-    cut = tmp_path / "cut"
-    (cut / "summary.json").unlink()
-    max(cut.glob("checkpoints/step_*.pt")).unlink()  # killed in the second round
-    main([*ei_args(stages, cut), "--resume"])
-    a, b = load_state(tmp_path / "full"), load_state(cut)
-    assert a["step"] == b["step"] == 2 and a["kind"] == "expert_iteration"
-    for key, value in a["model"].items():
-        assert torch.equal(value, b["model"][key]), key
 
 
 def test_ai_labels_make_a_reward_model_that_dpo_and_rl_can_use(stages, tmp_path, capsys):
