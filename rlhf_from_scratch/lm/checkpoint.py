@@ -15,7 +15,7 @@ import torch
 from rlhf_from_scratch.lm.model import GPT, GPTConfig
 from rlhf_from_scratch.lm.tokenizer import check_same, from_identity
 from rlhf_from_scratch.utils.errors import ConfigError, unknown
-from rlhf_from_scratch.utils.seeding import set_rng_state
+from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state
 
 
 def resolve_device(name: str) -> torch.device:
@@ -94,6 +94,28 @@ def load_model(path: str | Path, tokenizer_name: str | None = None):
     model = GPT(config)
     model.load_state_dict(state["model"])
     return model, tokenizer, state
+
+
+def training_state(
+    model: GPT,
+    tokenizer,
+    kind: str,
+    step: int,
+    optimizer: torch.optim.Optimizer,
+    generators: dict[str, torch.Generator],
+    **extra,
+) -> dict:
+    """What `restore_training` puts back: weights (with config and tokenizer), the step, the
+    optimiser, the named data generators and the global RNGs; `extra` entries ride along (the
+    evaluation before training, a shuffled order)."""
+    return {
+        **model_state(model, tokenizer, kind),
+        "step": step,
+        "optimizer": optimizer.state_dict(),
+        **{key: generator.get_state() for key, generator in generators.items()},
+        "rng": rng_state(),
+        **extra,
+    }
 
 
 def restore_training(

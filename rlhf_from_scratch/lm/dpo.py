@@ -34,9 +34,9 @@ import torch.nn.functional as F
 
 from rlhf_from_scratch.lm import gold
 from rlhf_from_scratch.lm.checkpoint import (
-    model_state,
     resolve_device,
     restore_training,
+    training_state,
 )
 from rlhf_from_scratch.lm.model import GPT
 from rlhf_from_scratch.lm.policy import LMActorCritic
@@ -53,7 +53,7 @@ from rlhf_from_scratch.maths.bradley_terry import bradley_terry_loss
 from rlhf_from_scratch.preferences.store import PreferenceStore
 from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
-from rlhf_from_scratch.utils.seeding import rng_state, set_seed
+from rlhf_from_scratch.utils.seeding import set_seed
 
 
 # ---- the equations ------------------------------------------------------------------------
@@ -254,15 +254,16 @@ def dpo(cfg: DPOConfig, run: RunDir, on_step: Callable[[int, dict], None] | None
             on_step(step, metrics)
         if step % cfg.checkpoint_every == 0 or step == total:
             run.save_checkpoint(
-                {
-                    **model_state(actor, tokenizer, "dpo"),
-                    "step": step,
-                    "before": before,
-                    "optimizer": optimizer.state_dict(),
-                    "order_rng": order_rng.get_state(),
-                    "order": order,
-                    "rng": rng_state(),
-                },
+                training_state(
+                    actor,
+                    tokenizer,
+                    "dpo",
+                    step,
+                    optimizer,
+                    {"order_rng": order_rng},
+                    before=before,
+                    order=order,
+                ),  # fmt: skip
                 step,
             )
     after = generations()

@@ -20,7 +20,7 @@ import torch
 
 from rlhf_from_scratch.lm import gold
 from rlhf_from_scratch.lm.best_of_n import sample_and_score
-from rlhf_from_scratch.lm.checkpoint import model_state, resolve_device
+from rlhf_from_scratch.lm.checkpoint import resolve_device, restore_training, training_state
 from rlhf_from_scratch.lm.policy import LMActorCritic
 from rlhf_from_scratch.lm.pretrain import make_optimizer
 from rlhf_from_scratch.lm.prompts import EVAL_PROMPT_SEED, RL_PROMPT_SEED, instruction_prompts
@@ -29,7 +29,7 @@ from rlhf_from_scratch.lm.rollout import reward_model_fn
 from rlhf_from_scratch.lm.sft import collate, encode_pair
 from rlhf_from_scratch.utils.errors import check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
-from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
+from rlhf_from_scratch.utils.seeding import set_seed
 
 
 @dataclass
@@ -108,11 +108,8 @@ def expert_iteration(
     step = 0  # completed rounds: a killed run restarts the round it was in
     state = run.load_latest_checkpoint()
     if state is not None:
-        actor.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        set_rng_state(state["rng"])
-        step, before = state["step"], state["before"]
+        step = restore_training(state, actor, optimizer, {"generator": generator})
+        before = state["before"]
     else:
         before = generations()
         run.log(0, {k: v for k, v in before.items() if k != "samples"})
@@ -141,14 +138,15 @@ def expert_iteration(
         if on_step is not None:
             on_step(step, metrics)
         run.save_checkpoint(
-            {
-                **model_state(actor, tokenizer, "expert_iteration"),
-                "step": step,
-                "before": before,
-                "optimizer": optimizer.state_dict(),
-                "generator": generator.get_state(),
-                "rng": rng_state(),
-            },
+            training_state(
+                actor,
+                tokenizer,
+                "expert_iteration",
+                step,
+                optimizer,
+                {"generator": generator},
+                before=before,
+            ),  # fmt: skip
             step,
         )
     summary = {

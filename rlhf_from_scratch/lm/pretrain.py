@@ -20,9 +20,9 @@ import torch
 
 from rlhf_from_scratch.lm.checkpoint import (
     check_compatible,
-    model_state,
     resolve_device,
     restore_training,
+    training_state,
 )
 from rlhf_from_scratch.lm.corpus import entropy_rate, generate_reviews, read_text_corpus
 from rlhf_from_scratch.lm.model import GPT, GPTConfig
@@ -30,7 +30,7 @@ from rlhf_from_scratch.lm.sample import sample_fluency
 from rlhf_from_scratch.lm.tokenizer import get_tokenizer
 from rlhf_from_scratch.utils.errors import ConfigError, check_positive, unknown
 from rlhf_from_scratch.utils.rundir import RunDir
-from rlhf_from_scratch.utils.seeding import rng_state, set_seed
+from rlhf_from_scratch.utils.seeding import set_seed
 
 # Model sizes: `tiny` for tests, `small` trains on 2 CPU cores in minutes, `gpt2-small` on a GPU.
 MODEL_PRESETS: dict[str, dict] = {
@@ -195,13 +195,7 @@ def pretrain(
 
     def save(step: int) -> None:
         run.save_checkpoint(
-            {
-                **model_state(model, tokenizer, "pretrain"),
-                "step": step,
-                "optimizer": optimizer.state_dict(),
-                "data_rng": data_rng.get_state(),
-                "rng": rng_state(),
-            },
+            training_state(model, tokenizer, "pretrain", step, optimizer, {"data_rng": data_rng}),
             step,
         )
 

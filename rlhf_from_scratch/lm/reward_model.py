@@ -37,6 +37,7 @@ from rlhf_from_scratch.lm.checkpoint import (
     model_state,
     resolve_device,
     restore_training,
+    training_state,
 )
 from rlhf_from_scratch.lm.model import GPT, GPTConfig, left_pad
 from rlhf_from_scratch.lm.prompts import RM_PROMPT_SEED, instruction_prompts, sequence_ids
@@ -46,7 +47,7 @@ from rlhf_from_scratch.maths.bradley_terry import bradley_terry_loss, ranking_to
 from rlhf_from_scratch.preferences.store import PreferenceStore
 from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
-from rlhf_from_scratch.utils.seeding import rng_state, set_seed
+from rlhf_from_scratch.utils.seeding import set_seed
 
 REWARD_MODEL_KIND = "reward_model"
 
@@ -395,15 +396,16 @@ def train_reward_model(
             on_step(step, metrics)
         if step % cfg.checkpoint_every == 0 and step < total:
             run.save_checkpoint(
-                {
-                    **model_state(model, tokenizer, REWARD_MODEL_KIND),
-                    "step": step,
-                    "before": before,
-                    "optimizer": optimizer.state_dict(),
-                    "order_rng": order_rng.get_state(),
-                    "order": order,
-                    "rng": rng_state(),
-                },
+                training_state(
+                    model,
+                    tokenizer,
+                    REWARD_MODEL_KIND,
+                    step,
+                    optimizer,
+                    {"order_rng": order_rng},
+                    before=before,
+                    order=order,
+                ),  # fmt: skip
                 step,
             )
     model.eval()

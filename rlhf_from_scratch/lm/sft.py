@@ -21,9 +21,9 @@ from rlhf_from_scratch.lm import gold
 from rlhf_from_scratch.lm.checkpoint import (
     check_compatible,
     load_model,
-    model_state,
     resolve_device,
     restore_training,
+    training_state,
 )
 from rlhf_from_scratch.lm.corpus import generate_demonstrations
 from rlhf_from_scratch.lm.model import GPT
@@ -32,7 +32,7 @@ from rlhf_from_scratch.lm.prompts import sequence_ids
 from rlhf_from_scratch.lm.sample import complete, encode_prompt
 from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
-from rlhf_from_scratch.utils.seeding import rng_state, set_seed
+from rlhf_from_scratch.utils.seeding import set_seed
 
 
 @dataclass
@@ -154,14 +154,9 @@ def sft(cfg: SFTConfig, run: RunDir, on_step: Callable[[int, dict], None] | None
             on_step(step, metrics)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             run.save_checkpoint(
-                {
-                    **model_state(model, tokenizer, "sft"),
-                    "step": step,
-                    "before": before,
-                    "optimizer": optimizer.state_dict(),
-                    "data_rng": data_rng.get_state(),
-                    "rng": rng_state(),
-                },
+                training_state(
+                    model, tokenizer, "sft", step, optimizer, {"data_rng": data_rng}, before=before
+                ),
                 step,
             )
     after = evaluate(model, tokenizer, val_pairs, eval_prompts, cfg.seed)
