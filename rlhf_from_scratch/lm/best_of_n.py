@@ -6,10 +6,11 @@ pi, keep the one the reward model scores highest:
 
     y* = argmax_{y_i, i = 1..n} r_theta(x, y_i),     y_i ~ pi(.|x) independently
 
-Its distribution moves away from pi by (Stiennon et al. 2020, appendix; exact for a reward
-with no ties)
+Its distribution moves away from pi by (Stiennon et al. 2020, appendix; an upper bound, reached
+when no single response carries a noticeable share of pi's probability, as with long sampled
+texts; Beirami et al. 2024)
 
-    KL( pi_best-of-n || pi ) = log n - (n - 1) / n
+    KL( pi_best-of-n || pi ) <= log n - (n - 1) / n
 
 so n plays the part of beta: more n, more reward-model score, more KL. Against the gold labeler
 the reward model's errors show: its score keeps rising with n, the gold reward need not (Gao et
@@ -37,7 +38,8 @@ from rlhf_from_scratch.utils.seeding import set_seed
 
 
 def best_of_n_kl(n: int) -> float:
-    """KL(best-of-n || pi) = log n - (n - 1) / n, in nats (0 for n = 1)."""
+    """KL(best-of-n || pi) <= log n - (n - 1) / n, in nats (0 for n = 1); the bound is
+    reached when pi spreads its mass over many responses."""
     check_positive("n", n)
     return math.log(n) - (n - 1) / n
 
