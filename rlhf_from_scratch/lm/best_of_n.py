@@ -207,7 +207,7 @@ def plot_best_of_n(rows: list[dict], out, title: str = ""):
     for r in rows:
         ax.annotate(f"n={r['n']}", (r["kl_bound"], r["rm_score"]), fontsize=7,
                     textcoords="offset points", xytext=(2, 4))  # fmt: skip
-    ax.set_xlabel("KL(best-of-n || pi) = log n - (n-1)/n, nats")
+    ax.set_xlabel("log n - (n-1)/n: the KL(best-of-n || pi) bound, nats")
     ax.set_ylabel("mean over held-out prompts")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
