@@ -134,10 +134,7 @@ class BestOfNConfig:
     def validate(self) -> None:
         check(bool(self.policy), "lm best-of-n needs --policy RUN_DIR (the SFT run)")
         check(bool(self.reward_model), "lm best-of-n needs --reward-model RUN_DIR")
-        check(
-            self.gold is None or self.gold in gold.GOLD_SCORES,
-            f"--gold must be one of {gold.GOLD_SCORES}",
-        )
+        gold.check_gold_name(self.gold)
         for key in ("n", "num_eval_prompts", "max_new_tokens", "temperature"):
             check_positive(f"--{key.replace('_', '-')}", getattr(self, key))
 

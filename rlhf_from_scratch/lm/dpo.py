@@ -117,10 +117,7 @@ class DPOConfig:
         )
         check(self.beta > 0, f"--beta must be > 0 (the KL coefficient), got {self.beta}")
         check(0 < self.held_out < 1, f"--held-out must be in (0, 1), got {self.held_out}")
-        check(
-            self.gold is None or self.gold in gold.GOLD_SCORES,
-            f"--gold must be one of {gold.GOLD_SCORES}",
-        )
+        gold.check_gold_name(self.gold)
         for key in ("epochs", "rankings_per_batch", "lr", "max_new_tokens", "num_eval_prompts",
                     "eval_every", "checkpoint_every"):  # fmt: skip
             check_positive(f"--{key.replace('_', '-')}", getattr(self, key))

@@ -54,10 +54,7 @@ class ExpertIterationConfig:
         check(bool(self.policy), "lm expert-iteration needs --policy RUN_DIR (the SFT run)")
         check(bool(self.reward_model), "lm expert-iteration needs --reward-model RUN_DIR")
         check(self.n >= 2, f"--n must be >= 2 (the best of n samples is kept), got {self.n}")
-        check(
-            self.gold is None or self.gold in gold.GOLD_SCORES,
-            f"--gold must be one of {gold.GOLD_SCORES}",
-        )
+        gold.check_gold_name(self.gold)
         for key in ("rounds", "prompts_per_round", "epochs", "batch_size", "lr",
                     "max_new_tokens", "temperature", "num_eval_prompts"):  # fmt: skip
             check_positive(f"--{key.replace('_', '-')}", getattr(self, key))

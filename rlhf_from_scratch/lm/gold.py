@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from rlhf_from_scratch.lm.grammar import NUMBERS, fluency, sentences
 from rlhf_from_scratch.preferences.teachers import Teacher
-from rlhf_from_scratch.utils.errors import unknown
+from rlhf_from_scratch.utils.errors import ConfigError, unknown
 
 SENTIMENT_MARGIN = 0.05  # VADER's own convention: compound >= 0.05 positive, <= -0.05 negative
 _INSTRUCTION = re.compile(
@@ -77,6 +77,12 @@ def instruction_following(prompt: str, response: str) -> float:
 
 
 GOLD_SCORES = ("sentiment", "instruction", "grammar")
+
+
+def check_gold_name(name: str | None) -> None:
+    """--gold must name a gold score (None: the reward model's own labeler)."""
+    if name is not None and name not in GOLD_SCORES:
+        raise ConfigError(f"--gold must be one of {GOLD_SCORES}, got {name!r}")
 
 
 def score(kind: str, prompt: str, response: str) -> float:

@@ -117,10 +117,7 @@ class RLHFConfig:
             self.samples_per_prompt >= 2 or self.algo != "reinforce",
             "RLOO (--algo reinforce) needs --samples-per-prompt >= 2 (K samples per prompt)",
         )
-        check(
-            self.gold is None or self.gold in gold.GOLD_SCORES,
-            f"--gold must be one of {gold.GOLD_SCORES}",
-        )
+        gold.check_gold_name(self.gold)
         for key in ("updates", "prompts_per_update", "samples_per_prompt", "max_new_tokens",
                     "temperature", "eval_every", "checkpoint_every", "num_eval_prompts"):  # fmt: skip
             check_positive(f"--{key.replace('_', '-')}", getattr(self, key))
