@@ -22,6 +22,7 @@ from rlhf_from_scratch.algos.common import (
     annealed_lr,
     check_common,
     check_finite,
+    clip_grad_norm,
     gae_estimate,
     set_lr,
     value_loss,
@@ -81,7 +82,7 @@ class A2C:
         check_finite("A2C loss", loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(self.parameters, c.max_grad_norm)
+        gnorm = clip_grad_norm(self.parameters, c.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
         return {

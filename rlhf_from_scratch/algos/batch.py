@@ -45,8 +45,10 @@ class Batch:
     ) -> Iterator[Batch]:
         """Shuffled minibatches that together cover the batch once (an epoch)."""
         order = torch.randperm(len(self), generator=generator)
-        for chunk in order.chunk(n_minibatches):
-            yield self[chunk]
+        shuffled = self[order]  # one gather; each minibatch is then a slice (a view)
+        size = -(-len(self) // n_minibatches)  # the sizes of order.chunk(n_minibatches)
+        for start in range(0, len(self), size):
+            yield shuffled[start : start + size]
 
 
 def _index(value: Any, index: Any) -> Any:

@@ -6,6 +6,10 @@ and a `Batch`.
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Callable
+
 import torch
 
 from rlhf_from_scratch.algos.batch import masked_mean
@@ -19,7 +23,8 @@ class NonFiniteLossError(ConfigError):
 
 def check_finite(name: str, value: torch.Tensor) -> None:
     """Stop with a message naming the quantity (the caller adds the step) if it is not finite."""
-    if not torch.isfinite(value).all():
+    finite = math.isfinite(value.item()) if value.numel() == 1 else torch.isfinite(value).all()
+    if not finite:
         raise NonFiniteLossError(
             f"{name} is {value.item() if value.numel() == 1 else 'not finite'}; "
             "lower the learning rate or check the rewards (the last good checkpoint is kept)"
@@ -75,3 +80,43 @@ def annealed_lr(lr: float, update: int, total_updates: int | None, anneal: bool)
 def adam(parameters: list[torch.nn.Parameter], lr: float, eps: float = 1e-8) -> torch.optim.Adam:
     """Adam with the fused kernel (one call for all parameters: much faster for small nets)."""
     return torch.optim.Adam(parameters, lr=lr, eps=eps, fused=True)
+
+
+def clip_grad_norm(parameters: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
+    """Scale the gradients so that their global L2 norm is at most max_norm; returns the norm.
+
+    torch.nn.utils.clip_grad_norm_'s arithmetic, g <- g * min(1, max_norm / (||g|| + 1e-6)), in
+    three calls: its grouping of the tensors by device and dtype costs twice what the arithmetic
+    of a small MLP does, once per minibatch.
+    """
+    grads = [p.grad for p in parameters if p.grad is not None]
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, (max_norm / (norm + 1e-6)).clamp(max=1.0))
+    return norm
+
+
+def compiled(fn: Callable, enabled: bool = True) -> Callable:
+    """`torch.compile(fn)`, or `fn` itself if not enabled or if compiling fails.
+
+    For the small MLPs of MuJoCo a minibatch is a few hundred tiny operator calls; compiled,
+    the forward and its backward become a few fused kernels and a PPO minibatch step takes about
+    half the time on the CPU (benchmarks/throughput), for ~10 s of compiling once per run.
+    Compiling needs a C++ compiler on the CPU; without one (or on any other failure) the run
+    warns once and goes on eagerly: the arithmetic is the same.
+    """
+    if not enabled:
+        return fn
+    current = torch.compile(fn)
+
+    def call(*args, **kwargs):
+        nonlocal current
+        try:
+            return current(*args, **kwargs)
+        except Exception as error:
+            if current is fn:  # already eager: a real error in fn
+                raise
+            warnings.warn(f"torch.compile failed, running eagerly: {error}", stacklevel=2)
+            current = fn
+            return fn(*args, **kwargs)
+
+    return call

@@ -28,6 +28,8 @@ from rlhf_from_scratch.algos.common import (
     annealed_lr,
     check_common,
     check_finite,
+    clip_grad_norm,
+    compiled,
     gae_estimate,
     set_lr,
     value_loss,
@@ -55,6 +57,7 @@ class PPOConfig:
     normalize_advantages: bool = True
     target_kl: float | None = None  # early stop of the epochs (None: never)
     adam_eps: float = 1e-5
+    compile: bool = False  # torch.compile the loss (see algos.common.compiled)
 
     def validate(self) -> None:
         check_common(self.gamma, self.lam, self.lr)
@@ -89,6 +92,7 @@ class PPO:
         self.optimizer = adam(params, lr=config.lr, eps=config.adam_eps)
         self.beta = config.kl_beta
         self.updates = 0
+        self.compiled_loss = compiled(self.loss, config.compile)
 
     def estimate(self, rewards, values, terminated, truncated, groups=None):
         """Advantages, value targets and a known-mask from time-major rewards (GAE).
@@ -137,30 +141,27 @@ class PPO:
         c = self.config
         lr = annealed_lr(c.lr, self.updates, self.total_updates, c.anneal_lr)
         set_lr(self.optimizer, lr)
-        totals: dict[str, torch.Tensor] = {}
-        n = 0
+        logged: list[dict[str, torch.Tensor]] = []  # averaged at the end: no GPU sync per step
         stopped_early = False
         for _epoch in range(c.n_epochs):
-            epoch_kl = 0.0
+            epoch_start = len(logged)
             for mb in batch.minibatches(c.n_minibatches, generator):
-                loss, stats = self.loss(mb)
+                loss, stats = self.compiled_loss(mb)
                 if self.extra_loss is not None:
-                    stats["extra_loss"] = self.extra_loss()
-                    loss = loss + stats["extra_loss"]
+                    extra = self.extra_loss()
+                    loss, stats["extra_loss"] = loss + extra, extra.detach()
                 check_finite("PPO loss", loss)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                gnorm = torch.nn.utils.clip_grad_norm_(self.parameters, c.max_grad_norm)
+                stats["grad_norm"] = clip_grad_norm(self.parameters, c.max_grad_norm)
                 self.optimizer.step()
-                stats["grad_norm"] = gnorm
-                for key, value in stats.items():  # summed as tensors: no GPU sync per step
-                    totals[key] = totals.get(key, 0.0) + value.detach()
-                n += 1
-                epoch_kl = epoch_kl + stats["approx_kl"].detach()
-            if c.target_kl is not None and float(epoch_kl) / c.n_minibatches > c.target_kl:
-                stopped_early = True
-                break
-        metrics = {key: float(value) / n for key, value in totals.items()}
+                logged.append(stats)
+            if c.target_kl is not None:
+                epoch_kl = torch.stack([s["approx_kl"] for s in logged[epoch_start:]]).mean()
+                if epoch_kl.item() > c.target_kl:
+                    stopped_early = True
+                    break
+        metrics = {key: torch.stack([s[key] for s in logged]).mean().item() for key in logged[0]}
         if c.variant == "kl":
             # Adaptive beta (Schulman et al. 2017, section 4).
             if metrics["approx_kl"] < c.kl_target / 1.5:

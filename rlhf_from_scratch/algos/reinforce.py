@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from rlhf_from_scratch.algos.batch import Batch, Policy, masked_mean, normalize
-from rlhf_from_scratch.algos.common import adam, check_finite, value_loss
+from rlhf_from_scratch.algos.common import adam, check_finite, clip_grad_norm, value_loss
 from rlhf_from_scratch.maths.returns import reward_to_go
 from rlhf_from_scratch.utils.errors import check, check_positive, check_unit_interval
 
@@ -130,7 +130,7 @@ class Reinforce:
         self.optimizer.zero_grad(set_to_none=True)
         policy_loss.backward()
         if c.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(self.policy_params, c.max_grad_norm)
+            clip_grad_norm(self.policy_params, c.max_grad_norm)
         self.optimizer.step()
         metrics = {
             "policy_loss": policy_loss.item(),

@@ -12,6 +12,7 @@ the policy head (near-uniform first policy), 1.0 for the value head, biases 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -101,8 +102,11 @@ class ActorCritic(nn.Module):
         self.critic_head = layer_init(nn.Linear(feat, 1), gain=1.0)
         if not self.discrete:
             self.log_std = nn.Parameter(torch.full((n_out,), float(log_std_init)))
+            # NumPy bounds for env_action; the buffers stay for the checkpoints' state dicts
             self.register_buffer("action_low", torch.as_tensor(action_space.low))
             self.register_buffer("action_high", torch.as_tensor(action_space.high))
+            self.bounds = (action_space.low, action_space.high)
+        self.image, self.activation = is_image(obs_space), activation
 
     # ---- the policy interface ----------------------------------------------------------
     def distribution(self, batch: Batch) -> Distribution:
@@ -150,8 +154,65 @@ class ActorCritic(nn.Module):
         """(log pi(a|s), V(s)) for a whole rollout at once, after it was collected."""
         return self.dist(obs).log_prob(actions), self.value_obs(obs)
 
-    def env_action(self, action: torch.Tensor) -> np.ndarray:
+    def env_action(self, action: torch.Tensor | np.ndarray) -> np.ndarray:
         """What the env receives: the stored (unclipped) action, clipped to the bounds if Box."""
+        if isinstance(action, torch.Tensor):
+            action = action.cpu().numpy()
         if self.discrete:
-            return action.cpu().numpy()
-        return torch.max(torch.min(action, self.action_high), self.action_low).cpu().numpy()
+            return action
+        return np.clip(action, *self.bounds)
+
+    def sampler(self, n_steps: int, num_envs: int) -> Callable[[int, np.ndarray], np.ndarray]:
+        """sample(t, obs) -> actions for step t of the next rollout (NumPy in, NumPy out).
+
+        An MLP policy on the CPU samples from a NumPy copy of itself (`NumpyActor`); a CNN,
+        or any policy on a GPU, samples with torch.
+        """
+        device = self.actor_head.weight.device
+        if self.image or device.type != "cpu":
+            return lambda t, obs: self.act(torch.as_tensor(obs, device=device)).cpu().numpy()
+        return NumpyActor(self, n_steps, num_envs)
+
+
+class NumpyActor:
+    """pi_theta's sampler for one rollout, on a NumPy copy of the actor's layers.
+
+    At one observation per env step, a call of the torch MLP costs 65-110 us of dispatch for
+    about 1 us of arithmetic; the same layers in NumPy cost about 8 us (measured on Hopper's
+    64-64 network, benchmarks/throughput). The weights are copied when the rollout starts (the
+    policy does not change while collecting) and the noise of all its steps is drawn at once
+    from torch's generator, so seeding and checkpoints stay as they were. log pi(a|s) and V(s)
+    are computed afterwards by the torch policy, in one batched call (`ActorCritic.score`).
+
+        Gaussian:     a = mu(s) + sigma * z,          z ~ N(0, I)
+        categorical:  a = argmax_k(logits_k(s) + g_k), g = -log(-log U), U ~ Uniform(0, 1)
+                      (the Gumbel-max trick: P[a = k] = softmax(logits)_k)
+    """
+
+    def __init__(self, policy: ActorCritic, n_steps: int, num_envs: int):
+        linears = [m for m in policy.actor_trunk if isinstance(m, nn.Linear)]
+        linears.append(policy.actor_head)
+        self.layers = [
+            (m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears
+        ]
+        self.activation = {"tanh": np.tanh, "relu": _relu}[policy.activation]
+        self.discrete = policy.discrete
+        n_out = self.layers[-1][1].shape[0]
+        if self.discrete:
+            u = torch.rand(n_steps, num_envs, n_out).clamp(min=1e-20)
+            self.noise = (-(-u.log()).log()).numpy()
+        else:
+            z = torch.randn(n_steps, num_envs, n_out).numpy()
+            self.noise = z * policy.log_std.detach().exp().numpy()
+
+    def __call__(self, t: int, obs: np.ndarray) -> np.ndarray:
+        x = obs.astype(np.float32, copy=False)
+        for weight, bias in self.layers[:-1]:
+            x = self.activation(x @ weight + bias)
+        weight, bias = self.layers[-1]
+        out = x @ weight + bias + self.noise[t]
+        return out.argmax(-1) if self.discrete else out
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)

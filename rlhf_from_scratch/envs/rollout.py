@@ -174,7 +174,9 @@ class Collector:
 
     def collect(self) -> Rollout:
         T, N = self.n_steps, self.num_envs
-        obs_buf, act_buf = [], []
+        sample = self.policy.sampler(T, N)  # the policy does not change while collecting
+        obs_buf = np.zeros((T + 1, *self.obs.shape), dtype=self.obs.dtype)
+        act_buf = None
         rew = np.zeros((T, N), dtype=np.float32)
         true_rew = np.zeros((T, N), dtype=np.float32)
         term = np.zeros((T, N), dtype=np.float32)
@@ -182,28 +184,28 @@ class Collector:
         mask = np.zeros((T, N), dtype=np.float32)
         episodes = []
         for t in range(T):
-            obs = self._tensor(self.obs)
-            action = self.policy.act(obs)
+            action = sample(t, self.obs)
             next_obs, reward, terminated, truncated, info = self.envs.step(
                 self.policy.env_action(action)
             )
+            if act_buf is None:
+                act_buf = np.zeros((T, *action.shape), dtype=action.dtype)
             real = ~self.autoreset  # this step reset an env: not a real transition
             done = terminated | truncated
-            obs_buf.append(obs)
-            act_buf.append(action)
+            obs_buf[t], act_buf[t] = self.obs, action
             true_rew[t] = reward
             rew[t] = self.reward_transform(np.asarray(reward, dtype=np.float64), done) * real
             term[t], trunc[t], mask[t] = terminated, truncated, real
             episodes += self.tracker.step(reward, terminated, truncated, info, real)
             self.obs, self.autoreset = next_obs, done
+        obs_buf[T] = self.obs
         # The policy did not change while collecting: score all T steps (and V of the last
         # observation) in one batched forward instead of T small ones.
-        obs = torch.stack(obs_buf + [self._tensor(self.obs)])
-        actions = torch.stack(act_buf)
+        to = self._tensor
+        obs, actions = to(obs_buf), to(act_buf)
         logp, values = self.policy.score(
             obs.flatten(0, 1), torch.cat([actions, actions[:1]]).flatten(0, 1)
         )
-        to = self._tensor
         return Rollout(
             obs=obs[:T],
             actions=actions,
@@ -246,7 +248,7 @@ def evaluate(
     autoreset = np.zeros(envs.num_envs, dtype=bool)
     episodes: list[tuple[float, int]] = []
     while len(episodes) < n_episodes:
-        action = policy.act(as_tensor(obs, device), deterministic)
+        action = policy.act(as_tensor(obs, device), deterministic).cpu().numpy()
         obs, reward, terminated, truncated, info = envs.step(policy.env_action(action))
         episodes += tracker.step(reward, terminated, truncated, info, ~autoreset)
         autoreset = terminated | truncated

@@ -132,3 +132,68 @@ def test_an_extra_loss_term_is_added_to_every_minibatch(tiny):
     algo = PPO(policy, PPOConfig(n_epochs=2, n_minibatches=3), extra_loss=extra)
     metrics = algo.update(make_batch(policy, n=30))
     assert len(calls) == 6 and metrics["extra_loss"] == pytest.approx(0.25)
+
+
+def test_the_compiled_loss_is_the_eager_loss():
+    import gymnasium as gym
+
+    from rlhf_from_scratch.algos.batch import Batch
+    from rlhf_from_scratch.envs.policies import ActorCritic
+
+    torch.manual_seed(0)
+    obs_space = gym.spaces.Box(-1, 1, (11,))
+    policy = ActorCritic(obs_space, gym.spaces.Box(-1, 1, (3,)))
+    n = 64
+    obs, actions = torch.randn(n, 11), torch.randn(n, 3)
+    with torch.no_grad():
+        logp = policy.dist(obs).log_prob(actions) + 0.3 * torch.randn(n)  # ratios away from 1
+    mb = Batch(obs, actions, logp, torch.randn(n), torch.randn(n), torch.randn(n), torch.ones(n))
+    eager = PPO(policy, PPOConfig())
+    fast = PPO(policy, PPOConfig(compile=True))
+    grads = []
+    for algo in (eager, fast):
+        loss, stats = algo.compiled_loss(mb)
+        policy.zero_grad()
+        loss.backward()
+        grads.append([p.grad.clone() for p in algo.parameters])
+        assert 0 < stats["clipfrac"] < 1
+    assert fast.compiled_loss is not fast.loss
+    assert torch.allclose(eager.loss(mb)[0], fast.compiled_loss(mb)[0], atol=1e-6)
+    for a, b in zip(*grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_a_loss_that_cannot_be_compiled_runs_eagerly(monkeypatch):
+    from rlhf_from_scratch.algos.common import compiled
+
+    def broken(fn):
+        def fail(*args):
+            raise RuntimeError("no C++ compiler")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken)
+    double = compiled(lambda x: 2 * x)
+    with pytest.warns(UserWarning, match="no C.. compiler"):
+        assert double(torch.tensor(3.0)) == 6.0
+    assert double(torch.tensor(4.0)) == 8.0  # eager from now on, without another warning
+    with pytest.raises(ZeroDivisionError):  # a real error in the function still surfaces
+        compiled(lambda x: 1 / 0)(1)
+
+
+def test_clip_grad_norm_is_torchs():
+    from rlhf_from_scratch.algos.common import clip_grad_norm
+
+    for max_norm in (0.5, 100.0):  # clipped, and left alone
+        torch.manual_seed(0)
+        ours = [torch.nn.Parameter(torch.randn(4, 3)), torch.nn.Parameter(torch.randn(5))]
+        theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+        for a, b in zip(ours, theirs, strict=True):
+            a.grad = torch.randn_like(a)
+            b.grad = a.grad.clone()
+        norm = clip_grad_norm(ours, max_norm)
+        assert torch.allclose(norm, torch.nn.utils.clip_grad_norm_(theirs, max_norm))
+        for a, b in zip(ours, theirs, strict=True):
+            assert torch.allclose(a.grad, b.grad)
+        total = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in ours]))
+        assert total.item() == pytest.approx(min(max_norm, norm.item()), rel=1e-4)

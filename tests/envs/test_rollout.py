@@ -1,3 +1,4 @@
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -72,3 +73,38 @@ def test_atari_games_end_only_when_no_lives_are_left():
         real,
     )
     assert out == [(2.0, 2)]
+
+
+def test_the_numpy_actor_samples_the_torch_policys_gaussian():
+    obs_space = gym.spaces.Box(-1, 1, (5,))
+    act_space = gym.spaces.Box(-1.0, 1.0, (3,), dtype=np.float32)
+    for activation in ("tanh", "relu"):
+        torch.manual_seed(0)
+        policy = ActorCritic(obs_space, act_space, hidden=(16, 8), activation=activation)
+        with torch.no_grad():
+            policy.actor_head.weight.normal_()  # a mean far from 0 (the init's gain is 0.01)
+            policy.log_std.fill_(-1.0)
+        obs = np.random.default_rng(0).normal(size=(4, 5))
+        sample = policy.sampler(n_steps=2, num_envs=4)
+        mean = policy.act(torch.as_tensor(obs, dtype=torch.float32), deterministic=True)
+        # a = mu(s) + sigma z: the mean is the torch policy's, the noise is sigma * N(0, I)
+        assert np.allclose(sample(0, obs) - sample.noise[0], mean.numpy(), atol=1e-5)
+        torch.manual_seed(1)
+        z = torch.randn(2, 4, 3).numpy()
+        torch.manual_seed(1)  # the noise comes from torch's generator (seeded, checkpointed)
+        assert np.allclose(policy.sampler(2, 4).noise, z * np.exp(-1.0), atol=1e-6)
+
+
+def test_the_numpy_actor_samples_the_torch_policys_categorical():
+    torch.manual_seed(0)
+    policy = ActorCritic(gym.spaces.Box(-1, 1, (4,)), gym.spaces.Discrete(3))
+    with torch.no_grad():
+        policy.actor_head.weight.normal_()
+    obs = np.random.default_rng(0).normal(size=(1, 4))
+    probs = torch.softmax(policy.actor_head(policy.actor_trunk(torch.tensor(obs).float())), -1)
+    n = 20_000
+    sample = policy.sampler(n_steps=n, num_envs=1)
+    counts = np.bincount([int(sample(t, obs)[0]) for t in range(n)], minlength=3)
+    # the Gumbel-max trick draws a = k with probability softmax(logits)_k (3 std: ~0.011)
+    assert np.abs(counts / n - probs[0].detach().numpy()).max() < 0.011
+    assert probs.min() < 0.25 and probs.max() > 0.4  # far from uniform, so the test can fail

@@ -60,3 +60,11 @@ def test_settings_added_by_a_newer_version_do_not_block_a_resume(tmp_path):
     RunDir(tmp_path, {"lr": 0.1, "reward": "env"}, resume=True, tensorboard=False).close()
     with pytest.raises(ConfigError, match="different run"):
         RunDir(tmp_path, {"lr": 0.2, "reward": "env"}, resume=True, tensorboard=False)
+
+
+def test_nested_settings_are_compared_key_by_key(tmp_path):
+    RunDir(tmp_path, {"algo_config": {"lr": 0.1}}, tensorboard=False).close()
+    new_option = {"algo_config": {"lr": 0.1, "compile": True}}  # an option added later
+    RunDir(tmp_path, new_option, resume=True, tensorboard=False).close()
+    with pytest.raises(ConfigError, match="different run.*algo_config.lr: 0.1 there vs 0.2 now"):
+        RunDir(tmp_path, {"algo_config": {"lr": 0.2}}, resume=True, tensorboard=False)
