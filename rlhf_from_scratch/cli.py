@@ -3,6 +3,7 @@
     rlhf train --algo ppo --env Hopper-v5 --total-steps 1000000 --seed 1 --run-dir runs/hopper
     rlhf plot runs/hopper-*            learning curves as PNG
     rlhf lm pretrain|sft|sample ...    the language-model world
+    rlhf assignment list|make|grade    assignments cut from the code, and their autograder
 
 Mistakes in flags come back as one plain sentence (exit status 2), never a traceback.
 """
@@ -17,6 +18,7 @@ from rlhf_from_scratch.utils.errors import ConfigError
 
 def build_parser() -> argparse.ArgumentParser:
     from rlhf_from_scratch import __version__
+    from rlhf_from_scratch.autograder import cli as autograder_cli
     from rlhf_from_scratch.envs import cli as gym_cli
     from rlhf_from_scratch.lm import cli as lm_cli
 
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     gym_cli.add_commands(commands)
     lm_cli.add_commands(commands)
+    autograder_cli.add_commands(commands)
     return parser
 
 

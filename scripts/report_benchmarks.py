@@ -295,39 +295,67 @@ def report_atari(bench: Path, meta: dict) -> list[dict]:
     return infos
 
 
+# What a reader must know about one measurement beside its numbers (by file name).
+THROUGHPUT_CAVEATS = {
+    "throughput.json": "ran on the device machine (Intel Xeon, 16 cores) while 11 MuJoCo "
+    "training jobs and the Pong run shared its cores (device session 2), code 5429bc6",
+    "throughput_2core_dev_2026-11-24.json": "one training run on the other core",
+    "throughput_2core_dev_2026-11-24_loaded.json": "a Walker2d training run on the other core; "
+    "the code of 6f30923 less its cheaper `check_finite`",
+    "throughput_2core_dev_2026-11-24_idle.json": "nothing else running; code of 6f30923",
+}
+
+
 def report_throughput(bench: Path, src: Path | None, meta: dict) -> dict | None:
+    """benchmarks/throughput/README.md: the newest measurement first, then the earlier ones."""
     out = bench / "throughput"
     if src and (src / "throughput" / "throughput.json").exists():
         out.mkdir(parents=True, exist_ok=True)
         for name in ("throughput.json", "throughput.md"):
             if (src / "throughput" / name).exists():
                 shutil.copy2(src / "throughput" / name, out / name)
-    if not (out / "throughput.json").exists():
+    files = sorted(out.glob("throughput*.json"), key=lambda f: json.loads(f.read_text())["date"])
+    if not files:
         return None
-    r = json.loads((out / "throughput.json").read_text())
+    r = json.loads(files[-1].read_text())
+    fmt = lambda v: "n/a" if v is None else f"{v:,.0f}"  # noqa: E731
+    each = lambda name: ", ".join(fmt(v) for v in r.get(f"{name}_runs", []))  # noqa: E731
     vs_sb3, vs_raw = r.get("ours_vs_sb3"), r["ours_vs_raw_env"]
-    lines = ["# PPO throughput, Hopper-v5 (1 env, 1 torch thread)", ""] + header(meta)[:3]
-    lines += [f"- command: `{r['command']}` ({r['date']})", ""]
-    lines += ["| what | steps/s |", "|---|---|"]
-    lines.append(
-        f"| raw env (random actions, no learning) | {r['raw_env_steps_per_second']:,.0f} |"
-    )
-    lines.append(f"| rlhf_from_scratch PPO | {r['ours_steps_per_second']:,.0f} |")
-    sb3 = r.get("sb3_steps_per_second")
-    lines.append(f"| Stable-Baselines3 PPO | {'n/a' if sb3 is None else f'{sb3:,.0f}'} |")
-    lines += ["", "| target | measured | verdict |", "|---|---|---|"]
+    lines = ["# PPO throughput, Hopper-v5 (1 env, 1 torch thread)", ""]
+    lines += [
+        f"Newest measurement: [{files[-1].stem}.md]({files[-1].stem}.md)",
+        "",
+        f"- machine: {r['cpu']}; {r['machine']}",
+        f"- date: {r['date']}",
+        f"- command: `{r['command']}`",
+        "",
+        "| what | steps/s (median) | each run |",
+        "|---|---|---|",
+        f"| raw env (random actions, no learning) | {fmt(r['raw_env_steps_per_second'])} "
+        f"| {each('raw_env')} |",
+        f"| rlhf_from_scratch PPO | {fmt(r['ours_steps_per_second'])} | {each('ours')} |",
+        f"| Stable-Baselines3 PPO | {fmt(r.get('sb3_steps_per_second'))} | {each('sb3')} |",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+    ]
     if vs_sb3 is not None:
         lines.append(f"| >= 2x SB3 | {vs_sb3:.2f}x | {'MET' if vs_sb3 >= 2 else 'NOT met'} |")
     lines.append(
         f"| >= 50% of the raw env rate | {vs_raw:.0%} | {'MET' if vs_raw >= 0.5 else 'NOT met'} |"
     )
-    lines += [
-        "",
-        "Caveat: this measurement ran while 11 MuJoCo training jobs and the Pong run shared the "
-        "16 cores (device session 2), so the absolute rates are lower than on an idle machine; "
-        "ours and SB3 ran one after the other in the same process under the same load. "
-        "It used the committed code 5429bc6.",
-    ]
+    lines += ["", "## Earlier measurements", ""]
+    for f in reversed(files[:-1]):
+        e = json.loads(f.read_text())
+        ratio = f"{e['ours_vs_sb3']:.2f}x SB3, " if e.get("ours_vs_sb3") else ""
+        caveat = THROUGHPUT_CAVEATS.get(f.name)
+        lines.append(
+            f"- {e['date']}, {e['cpu']} ({e['machine']}), `{e['command']}`: ours "
+            f"{fmt(e['ours_steps_per_second'])}, SB3 {fmt(e.get('sb3_steps_per_second'))}, raw "
+            f"env {fmt(e['raw_env_steps_per_second'])} steps/s: {ratio}"
+            f"{e['ours_vs_raw_env']:.0%} of the raw env ([{f.stem}.md]({f.stem}.md))"
+            + (f"; {caveat}." if caveat else ".")
+        )
     lines += notes(meta, "throughput")
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return r

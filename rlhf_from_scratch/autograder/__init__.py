@@ -1,0 +1,1 @@
+"""Assignments cut from the reference code, and their autograder (Gradescope's format)."""

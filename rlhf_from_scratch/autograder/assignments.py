@@ -1,0 +1,348 @@
+"""The assignments: which functions are cut out, and the graded checks of a submission.
+
+Each check receives the student's module (their copy of the package file, loaded on its own)
+and raises AssertionError with a sentence for the student when the answer is wrong. Checks
+compare with hand-computed values and with the properties the lecture states (GAE with
+lambda = 1 is reward-to-go minus V; Bradley-Terry is blind to a shift), and with the reference
+implementation on random inputs, so a wrong sign, a missing bootstrap or a bootstrap after a
+real ending each cost the points of the check that names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import torch
+from torch import nn
+from torch.distributions import Categorical
+
+from rlhf_from_scratch.algos import ppo as ppo_reference
+from rlhf_from_scratch.algos.batch import Batch
+from rlhf_from_scratch.maths import bradley_terry as bt_reference
+from rlhf_from_scratch.maths import returns as returns_reference
+
+
+@dataclass
+class Check:
+    name: str
+    points: float
+    run: Callable[[ModuleType], None]
+
+
+@dataclass
+class Assignment:
+    name: str
+    title: str
+    lectures: str
+    module: str  # the package module the student completes, e.g. rlhf_from_scratch.maths.returns
+    functions: list[str]  # the bodies cut out: 'name' or 'Class.method'
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def file_name(self) -> str:
+        return self.module.rsplit(".", 1)[-1] + ".py"
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+def close(got, want, what: str, atol: float = 1e-5) -> None:
+    """Assert that a student's tensor equals the expected one, saying what and where if not."""
+    got = torch.as_tensor(got, dtype=torch.float64)
+    want = torch.as_tensor(want, dtype=torch.float64)
+    assert got.shape == want.shape, (
+        f"{what}: shape {tuple(got.shape)}, expected {tuple(want.shape)}"
+    )
+    if not torch.allclose(got, want, atol=atol, rtol=1e-4):
+        where = (got - want).abs().flatten().argmax().item()
+        raise AssertionError(
+            f"{what}: got {got.flatten()[where].item():.6g} at flat index {where}, expected "
+            f"{want.flatten()[where].item():.6g}"
+        )
+
+
+# ---- returns and GAE (lectures 001, 002) -------------------------------------------------------
+def _rollout(seed: int = 0, T: int = 12, N: int = 3):
+    """Random rewards and values with one termination and one truncation in the middle."""
+    g = torch.Generator().manual_seed(seed)
+    rewards = torch.randn(T, N, generator=g, dtype=torch.float64)
+    values = torch.randn(T + 1, N, generator=g, dtype=torch.float64)
+    terminated = torch.zeros(T, N, dtype=torch.float64)
+    truncated = torch.zeros(T, N, dtype=torch.float64)
+    terminated[4, 0] = terminated[7, 1] = 1.0
+    truncated[8, 0] = truncated[3, 2] = 1.0
+    return rewards, values, terminated, truncated
+
+
+def check_discounted_return(m: ModuleType) -> None:
+    rewards = torch.tensor([[1.0], [1.0], [1.0]])
+    close(m.discounted_return(rewards, 0.9), [2.71], "discounted_return([1, 1, 1], gamma=0.9)")
+    r = _rollout()[0]
+    close(m.discounted_return(r, 0.97), returns_reference.discounted_return(r, 0.97), "G")
+
+
+def check_reward_to_go_episode_ends(m: ModuleType) -> None:
+    rewards, _, terminated, truncated = _rollout()
+    got, known = m.reward_to_go(rewards, terminated, truncated, 0.9)
+    want, want_known = returns_reference.reward_to_go(rewards, terminated, truncated, 0.9)
+    close(got[:4, 0], want[:4, 0], "G_t in an episode that ends by termination at t=4")
+    close(known, want_known, "known (1 where G_t is a finished episode's return)")
+    close(got, want, "G_t without values")
+
+
+def check_reward_to_go_bootstraps_truncation_only(m: ModuleType) -> None:
+    rewards, values, terminated, truncated = _rollout(seed=1)
+    got, _ = m.reward_to_go(rewards, terminated, truncated, 0.9, values)
+    want, _ = returns_reference.reward_to_go(rewards, terminated, truncated, 0.9, values)
+    close(
+        got[4, 0], rewards[4, 0], "G_4 right before a termination (no bootstrap after a real end)"
+    )
+    close(
+        got[8, 0],
+        rewards[8, 0] + 0.9 * values[9, 0],
+        "G_8 at a time-limit cut: r_8 + gamma V(s_9), the final observation's value",
+    )
+    close(got, want, "G_t with values (the last episode bootstrapped with V(s_T))")
+
+
+def check_gae_lambda_limits(m: ModuleType) -> None:
+    rewards, values, terminated, truncated = _rollout(seed=2)
+    adv0, _ = m.gae(rewards, values, terminated, truncated, 0.99, 0.0)
+    td = rewards + 0.99 * (1 - terminated) * values[1:] - values[:-1]
+    close(adv0, td, "GAE with lambda = 0 (it is the one-step TD error)")
+    adv1, _ = m.gae(rewards, values, terminated, truncated, 0.99, 1.0)
+    rtg, _ = returns_reference.reward_to_go(rewards, terminated, truncated, 0.99, values)
+    close(adv1, rtg - values[:-1], "GAE with lambda = 1 (it is reward-to-go minus V(s_t))")
+
+
+def check_gae_matches_reference(m: ModuleType) -> None:
+    for seed in (3, 4):
+        rewards, values, terminated, truncated = _rollout(seed=seed, T=20, N=4)
+        adv, ret = m.gae(rewards, values, terminated, truncated, 0.98, 0.9)
+        want_adv, want_ret = returns_reference.gae(
+            rewards, values, terminated, truncated, 0.98, 0.9
+        )
+        close(adv, want_adv, f"GAE advantages (gamma 0.98, lambda 0.9, seed {seed})")
+        close(ret, want_ret, "the value targets A_t + V(s_t)")
+
+
+# ---- Bradley-Terry (lectures 000, 001, 003, 004) -----------------------------------------------
+def check_preference_probability(m: ModuleType) -> None:
+    r1, r2 = torch.tensor([0.0, 2.0, -1.0]), torch.tensor([0.0, 0.0, 3.0])
+    close(m.preference_probability(r1, r2), torch.sigmoid(r1 - r2), "P[y1 > y2]")
+    close(
+        m.preference_probability(r1 + 5.0, r2 + 5.0),
+        m.preference_probability(r1, r2),
+        "P after adding 5 to both rewards (a shift changes no preference)",
+    )
+
+
+def check_bradley_terry_loss_by_hand(m: ModuleType) -> None:
+    r1, r2 = torch.tensor([1.0]), torch.tensor([0.0])
+    p = torch.sigmoid(torch.tensor(1.0))
+    close(m.bradley_terry_loss(r1, r2, 1.0), -p.log(), "loss, first preferred (mu = 1)")
+    close(m.bradley_terry_loss(r1, r2, 0.0), -(1 - p).log(), "loss, second preferred (mu = 0)")
+    tie = -(0.5 * p.log() + 0.5 * (1 - p).log())
+    close(m.bradley_terry_loss(r1, r2, 0.5), tie, "loss of a tie (mu = 0.5)")
+    r1, r2 = torch.tensor([0.3, -2.0, 1.5]), torch.tensor([0.0, 1.0, -0.5])
+    mu = torch.tensor([1.0, 0.0, 0.5])
+    close(m.bradley_terry_loss(r1, r2, mu), bt_reference.bradley_terry_loss(r1, r2, mu), "mean")
+
+
+def check_bradley_terry_random_responses(m: ModuleType) -> None:
+    r1, r2 = torch.tensor([8.0, -3.0]), torch.tensor([0.0, 2.0])
+    mu = torch.tensor([0.0, 1.0])  # both labels disagree with the rewards
+    got = m.bradley_terry_loss(r1, r2, mu, eps=0.1)
+    close(got, bt_reference.bradley_terry_loss(r1, r2, mu, eps=0.1), "loss with eps = 0.1")
+    assert got < -torch.log(torch.tensor(0.05)) + 1e-6, (
+        "with 10% random answers P stays in [0.05, 0.95]: one wrong label costs at most -log 0.05"
+    )
+
+
+def check_bradley_terry_is_stable(m: ModuleType) -> None:
+    r1, r2 = torch.tensor([100.0, -100.0]), torch.tensor([-100.0, 100.0])
+    got = m.bradley_terry_loss(r1, r2, torch.tensor([0.0, 1.0]))
+    assert torch.isfinite(got), "loss is not finite for reward gaps of 200: use logsigmoid"
+    close(got, torch.tensor(200.0), "loss of two confidently wrong pairs (gap 200)", atol=1e-3)
+
+
+def check_kwise_ranking_loss(m: ModuleType) -> None:
+    g = torch.Generator().manual_seed(5)
+    rewards = torch.randn(4, 3, generator=g)
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    by_hand = torch.stack(
+        [-torch.nn.functional.logsigmoid(rewards[:, i] - rewards[:, j]) for i, j in pairs]
+    ).mean()
+    close(m.kwise_ranking_loss(rewards), by_hand, "K = 3 ranking, best first: mean over 3 pairs")
+    ranks = torch.tensor([[0, 0, 1], [2, 1, 0], [0, 1, 1], [1, 0, 2]])
+    want = bt_reference.kwise_ranking_loss(rewards, ranks)
+    close(m.kwise_ranking_loss(rewards, ranks), want, "rankings with ties (equal ranks)")
+
+
+# ---- PPO's loss (lectures 001, 002) -------------------------------------------------------------
+class _TinyPolicy(nn.Module):
+    """A categorical policy with a separate value net, behind the algorithms' Policy interface."""
+
+    shared = False
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.pi = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+        self.v = nn.Linear(3, 1).double()
+
+    def distribution(self, batch: Batch) -> Categorical:
+        return Categorical(logits=self.pi(batch.obs))
+
+    def value(self, batch: Batch) -> torch.Tensor:
+        return self.v(batch.obs).squeeze(-1)
+
+    def policy_parameters(self) -> list[nn.Parameter]:
+        return list(self.pi.parameters())
+
+    def value_parameters(self) -> list[nn.Parameter]:
+        return list(self.v.parameters())
+
+
+def _ppo_batch(policy: _TinyPolicy, n: int = 32, shift: float = 0.0, seed: int = 0) -> Batch:
+    """A batch from the policy; logp_old moved by `shift` * noise so that ratios leave 1."""
+    g = torch.Generator().manual_seed(seed)
+    obs = torch.randn(n, 3, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        dist = Categorical(logits=policy.pi(obs))
+        actions = dist.sample()
+        logp = dist.log_prob(actions) + shift * torch.randn(n, generator=g, dtype=torch.float64)
+    mask = torch.ones(n, dtype=torch.float64)
+    mask[-4:] = 0.0  # padding: must change nothing
+    return Batch(
+        obs=obs,
+        actions=actions,
+        logp_old=logp,
+        advantages=torch.randn(n, generator=g, dtype=torch.float64),
+        returns=torch.randn(n, generator=g, dtype=torch.float64),
+        values_old=torch.randn(n, generator=g, dtype=torch.float64),
+        mask=mask,
+    )
+
+
+def _both_losses(m: ModuleType, batch: Batch, **config):
+    policy = _TinyPolicy()
+    got = m.PPO(policy, m.PPOConfig(**config)).loss(batch)
+    want = ppo_reference.PPO(policy, ppo_reference.PPOConfig(**config)).loss(batch)
+    return got, want
+
+
+def check_ppo_first_minibatch(m: ModuleType) -> None:
+    policy = _TinyPolicy()
+    (loss, stats), _ = _both_losses(m, _ppo_batch(policy))
+    close(stats["approx_kl"], 0.0, "approx_kl when pi = pi_old (the first minibatch)")
+    close(stats["clipfrac"], 0.0, "clipfrac when every ratio is 1")
+    close(stats["ratio_mean"], 1.0, "the mean ratio pi / pi_old on the first minibatch")
+
+
+def check_ppo_clipped_loss(m: ModuleType) -> None:
+    batch = _ppo_batch(_TinyPolicy(), shift=0.5, seed=1)
+    (loss, stats), (want, want_stats) = _both_losses(m, batch, ent_coef=0.01)
+    for key in ("policy_loss", "value_loss", "entropy", "clipfrac"):
+        close(stats[key], want_stats[key], f"{key} (clip 0.2, ratios away from 1)")
+    close(loss, want, "the total loss L^POLICY + c1 L^VF - c2 H")
+
+
+def check_ppo_loss_gradient(m: ModuleType) -> None:
+    batch = _ppo_batch(_TinyPolicy(), shift=0.5, seed=2)
+    grads = []
+    for module in (m, ppo_reference):
+        policy = _TinyPolicy()
+        loss, _ = module.PPO(policy, module.PPOConfig(ent_coef=0.01)).loss(batch)
+        loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in policy.parameters()]))
+    close(grads[0], grads[1], "the gradient of the loss (no gradient through clipped ratios)")
+
+
+def check_ppo_kl_variant(m: ModuleType) -> None:
+    batch = _ppo_batch(_TinyPolicy(), shift=0.3, seed=3)
+    (loss, _), (want, _) = _both_losses(m, batch, variant="kl", kl_beta=2.0)
+    close(loss, want, "the KL-penalty variant's loss, beta = 2")
+
+
+ASSIGNMENTS: dict[str, Assignment] = {
+    a.name: a
+    for a in [
+        Assignment(
+            "returns",
+            "Returns, reward-to-go and GAE, with termination and truncation kept apart",
+            "001, 002",
+            "rlhf_from_scratch.maths.returns",
+            ["discounted_return", "reward_to_go", "gae"],
+            [
+                Check("discounted_return: G = sum_t gamma^t r_t", 1, check_discounted_return),
+                Check(
+                    "reward_to_go: episode ends and the known mask",
+                    2,
+                    check_reward_to_go_episode_ends,
+                ),
+                Check(
+                    "reward_to_go: truncation bootstraps V(s_T+1), termination does not",
+                    2,
+                    check_reward_to_go_bootstraps_truncation_only,
+                ),
+                Check(
+                    "gae: lambda = 0 is the TD error, lambda = 1 is G - V",
+                    3,
+                    check_gae_lambda_limits,
+                ),
+                Check("gae: general lambda, against the reference", 2, check_gae_matches_reference),
+            ],
+        ),
+        Assignment(
+            "bradley_terry",
+            "The Bradley-Terry model and the reward-model losses built on it",
+            "000, 001, 003, 004",
+            "rlhf_from_scratch.maths.bradley_terry",
+            ["preference_probability", "bradley_terry_loss", "kwise_ranking_loss"],
+            [
+                Check(
+                    "preference_probability: sigma(r1 - r2), shift-invariant",
+                    1,
+                    check_preference_probability,
+                ),
+                Check(
+                    "bradley_terry_loss: mu = 1, 0 and ties, by hand",
+                    2,
+                    check_bradley_terry_loss_by_hand,
+                ),
+                Check(
+                    "bradley_terry_loss: 10% random responses",
+                    1,
+                    check_bradley_terry_random_responses,
+                ),
+                Check(
+                    "bradley_terry_loss: finite for large reward gaps",
+                    1,
+                    check_bradley_terry_is_stable,
+                ),
+                Check("kwise_ranking_loss: K choose 2 pairs, ties", 2, check_kwise_ranking_loss),
+            ],
+        ),
+        Assignment(
+            "ppo_loss",
+            "PPO's clipped surrogate, value loss and entropy bonus (and the KL-penalty variant)",
+            "001, 002",
+            "rlhf_from_scratch.algos.ppo",
+            ["PPO.loss"],
+            [
+                Check(
+                    "ratio 1, clipfrac 0, approx_kl 0 on the first minibatch",
+                    1,
+                    check_ppo_first_minibatch,
+                ),
+                Check("clipped loss and its parts, padding masked", 3, check_ppo_clipped_loss),
+                Check("the loss's gradient", 2, check_ppo_loss_gradient),
+                Check("the KL-penalty variant", 1, check_ppo_kl_variant),
+            ],
+        ),
+    ]
+}
