@@ -268,6 +268,99 @@ def check_ppo_kl_variant(m: ModuleType) -> None:
     close(loss, want, "the KL-penalty variant's loss, beta = 2")
 
 
+# ---- TRPO's natural-gradient machinery (lecture 002) --------------------------------------------
+def check_conjugate_gradient_solves(m: ModuleType) -> None:
+    g = torch.Generator().manual_seed(6)
+    q = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    a = q @ q.T + 0.5 * torch.eye(6, dtype=torch.float64)  # symmetric positive-definite
+    b = torch.randn(6, generator=g, dtype=torch.float64)
+    calls = []
+
+    def matvec(v):
+        calls.append(1)
+        return a @ v
+
+    x = m.conjugate_gradient(matvec, b, iters=20)
+    close(a @ x, b, "A x for the x conjugate gradient returned (20 iterations, 6 unknowns)")
+    assert len(calls) <= 20, f"matvec was called {len(calls)} times for iters=20"
+
+
+def check_conjugate_gradient_zero(m: ModuleType) -> None:
+    b = torch.zeros(4, dtype=torch.float64)
+    x = m.conjugate_gradient(lambda v: 2 * v, b, iters=5)
+    close(x, b, "the solution of A x = 0 (no division by zero on the way)")
+    x = m.conjugate_gradient(lambda v: 2 * v, torch.ones(4, dtype=torch.float64), iters=5)
+    close(x, torch.full((4,), 0.5), "the solution of 2 x = 1")
+
+
+def _tiny_kl_problem():
+    """Parameters of a 3-4-2 categorical net, its mean KL to itself before a step, and the
+    same KL as a function of one flat vector (for the dense autograd Hessian)."""
+    g = torch.Generator().manual_seed(7)
+    shapes = [(4, 3), (4,), (2, 4), (2,)]
+    params = [torch.randn(*s, generator=g, dtype=torch.float64).requires_grad_() for s in shapes]
+    obs = torch.randn(10, 3, generator=g, dtype=torch.float64)
+
+    def logits(w1, b1, w2, b2):
+        return torch.tanh(obs @ w1.T + b1) @ w2.T + b2
+
+    old = torch.log_softmax(logits(*params), -1).detach()
+
+    def kl_of(*ps):
+        new = torch.log_softmax(logits(*ps), -1)
+        return (old.exp() * (old - new)).sum(-1).mean()
+
+    def kl_flat(flat):
+        sizes = [p.numel() for p in params]
+        return kl_of(*[c.view(p.shape) for c, p in zip(flat.split(sizes), params)])
+
+    return params, lambda: kl_of(*params), kl_flat
+
+
+def check_fisher_vector_product(m: ModuleType) -> None:
+    params, mean_kl, kl_flat = _tiny_kl_problem()
+    flat = torch.cat([p.detach().flatten() for p in params])
+    hessian = torch.autograd.functional.hessian(kl_flat, flat)
+    v = torch.randn(flat.numel(), generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    got = m.fisher_vector_product(mean_kl, params, v)
+    close(got, hessian @ v, "H v, H the Hessian of the mean KL (compared with autograd's)")
+    got = m.fisher_vector_product(mean_kl, params, v, damping=0.1)
+    close(got, hessian @ v + 0.1 * v, "(H + damping I) v with damping 0.1")
+
+
+# ---- DPO (lecture 003) ---------------------------------------------------------------------------
+def check_implicit_reward(m: ModuleType) -> None:
+    logp, ref = torch.tensor([-3.0, -5.0]), torch.tensor([-4.0, -5.0])
+    close(m.implicit_reward(logp, ref, 0.1), [0.1, 0.0], "beta log(pi / pi_ref), beta = 0.1")
+
+
+def check_dpo_loss_by_hand(m: ModuleType) -> None:
+    w, l_, rw, rl = (torch.tensor([x]) for x in (-2.0, -3.0, -2.5, -2.5))
+    margin = 0.5 * ((-2.0 + 2.5) - (-3.0 + 2.5))
+    want = -torch.nn.functional.logsigmoid(torch.tensor([margin])).mean()
+    close(m.dpo_loss(w, l_, rw, rl, 0.5), want, "-log sigma(beta (log-ratio_w - log-ratio_l))")
+    g = torch.Generator().manual_seed(9)
+    args = [torch.randn(5, generator=g) for _ in range(4)]
+    mu = torch.tensor([1.0, 1.0, 0.5, 0.0, 1.0])
+    from rlhf_from_scratch.lm import dpo as dpo_reference
+
+    close(m.dpo_loss(*args, 0.2, mu), dpo_reference.dpo_loss(*args, 0.2, mu), "with ties")
+
+
+def check_dpo_log_z_cancels(m: ModuleType) -> None:
+    g = torch.Generator().manual_seed(10)
+    w, l_, rw, rl = (torch.randn(4, generator=g) for _ in range(4))
+    shift = torch.randn(4, generator=g)  # beta log Z(x): the same for both answers to a prompt
+    close(
+        m.dpo_loss(w + shift, l_ + shift, rw, rl, 0.3),
+        m.dpo_loss(w, l_, rw, rl, 0.3),
+        "the loss after adding the same number to log pi of both answers (log Z cancels)",
+    )
+    w.requires_grad_()
+    m.dpo_loss(w, l_, rw, rl, 0.3).backward()
+    assert (w.grad < 0).all(), "the loss must fall as log pi(y_w | x) rises"
+
+
 ASSIGNMENTS: dict[str, Assignment] = {
     a.name: a
     for a in [
@@ -342,6 +435,38 @@ ASSIGNMENTS: dict[str, Assignment] = {
                 Check("clipped loss and its parts, padding masked", 3, check_ppo_clipped_loss),
                 Check("the loss's gradient", 2, check_ppo_loss_gradient),
                 Check("the KL-penalty variant", 1, check_ppo_kl_variant),
+            ],
+        ),
+        Assignment(
+            "trpo",
+            "TRPO's conjugate gradient and Fisher-vector product (never a dense matrix)",
+            "002",
+            "rlhf_from_scratch.algos.trpo",
+            ["conjugate_gradient", "fisher_vector_product"],
+            [
+                Check(
+                    "conjugate_gradient solves an SPD system", 2, check_conjugate_gradient_solves
+                ),
+                Check("conjugate_gradient: b = 0 and A = 2I", 1, check_conjugate_gradient_zero),
+                Check(
+                    "fisher_vector_product: the KL's Hessian times v, damped",
+                    3,
+                    check_fisher_vector_product,
+                ),
+            ],
+        ),
+        Assignment(
+            "dpo",
+            "Direct preference optimisation: the implicit reward and the DPO loss",
+            "003",
+            "rlhf_from_scratch.lm.dpo",
+            ["implicit_reward", "dpo_loss"],
+            [
+                Check("implicit_reward: beta log(pi / pi_ref)", 1, check_implicit_reward),
+                Check("dpo_loss by hand, and with ties", 2, check_dpo_loss_by_hand),
+                Check(
+                    "dpo_loss: log Z cancels; the gradient favours y_w", 2, check_dpo_log_z_cancels
+                ),
             ],
         ),
     ]

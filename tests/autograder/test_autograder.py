@@ -187,3 +187,16 @@ def test_the_gradescope_zip_runs_a_submission(tmp_path):
     )
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert results["score"] == ASSIGNMENTS["returns"].max_score
+
+
+def test_steepest_descent_in_place_of_conjugate_gradient_loses_the_solve(tmp_path):
+    results = mistake(tmp_path, "trpo", "p = r + (rr_new / rr) * p", "p = r")
+    assert scores(results) == [0, 1, 3]
+
+
+def test_dpo_with_the_log_ratio_upside_down_loses_the_dpo_checks(tmp_path):
+    results = mistake(
+        tmp_path, "dpo", "return beta * (logp - logp_ref)", "return beta * (logp_ref - logp)"
+    )
+    assert scores(results) == [0, 0, 0]
+    assert "must fall as log pi(y_w | x) rises" in results["tests"][2]["output"]
