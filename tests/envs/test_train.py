@@ -63,6 +63,8 @@ def test_a_few_ppo_updates_on_a_real_atari_game(tmp_path):
     [
         ("ppo", "CartPole-v1", dict(num_envs=2, n_steps=64, total_steps=128 * 7)),
         ("trpo", "Hopper-v5", dict(num_envs=1, n_steps=64, total_steps=64 * 6)),
+        # MuJoCo PPO: the compiled loss and the NumPy sampler
+        ("ppo", "Hopper-v5", dict(num_envs=1, n_steps=64, total_steps=64 * 6)),
     ],
 )
 def test_a_killed_and_resumed_run_ends_where_an_unbroken_run_ends(
