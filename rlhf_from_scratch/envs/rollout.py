@@ -233,6 +233,37 @@ class Collector:
         self.reward_transform.load_state_dict(state["reward_transform"])
 
 
+def run_episodes(
+    act: Callable[[np.ndarray], np.ndarray],
+    envs: gym.vector.VectorEnv,
+    n_episodes: int,
+    seed: int,
+    env_action: Callable[[np.ndarray], np.ndarray] = lambda action: action,
+    record: bool = False,
+) -> tuple[list[tuple[float, int]], np.ndarray | None, np.ndarray | None]:
+    """Whole episodes (games) with `act` (a batch of observations -> actions).
+
+    Returns their (return, length) and, with record=True, the (observation, action) of every
+    real step taken (a demonstrator's data for behaviour cloning; autoreset steps left out).
+    """
+    obs, _ = envs.reset(seed=seed)
+    tracker = EpisodeTracker(envs.num_envs)
+    autoreset = np.zeros(envs.num_envs, dtype=bool)
+    episodes: list[tuple[float, int]] = []
+    seen, taken = [], []
+    while len(episodes) < n_episodes:
+        action = act(obs)
+        if record:
+            seen.append(obs[~autoreset])
+            taken.append(action[~autoreset])
+        obs, reward, terminated, truncated, info = envs.step(env_action(action))
+        episodes += tracker.step(reward, terminated, truncated, info, ~autoreset)
+        autoreset = terminated | truncated
+    if not record:
+        return episodes[:n_episodes], None, None
+    return episodes[:n_episodes], np.concatenate(seen), np.concatenate(taken)
+
+
 @torch.no_grad()
 def evaluate(
     policy: ActorCritic,
@@ -243,13 +274,5 @@ def evaluate(
     device: torch.device | str = "cpu",
 ) -> list[tuple[float, int]]:
     """Run whole episodes (games) with the (deterministic) policy; returns (return, length)."""
-    obs, _ = envs.reset(seed=seed)
-    tracker = EpisodeTracker(envs.num_envs)
-    autoreset = np.zeros(envs.num_envs, dtype=bool)
-    episodes: list[tuple[float, int]] = []
-    while len(episodes) < n_episodes:
-        action = policy.act(as_tensor(obs, device), deterministic).cpu().numpy()
-        obs, reward, terminated, truncated, info = envs.step(policy.env_action(action))
-        episodes += tracker.step(reward, terminated, truncated, info, ~autoreset)
-        autoreset = terminated | truncated
-    return episodes[:n_episodes]
+    act = lambda obs: policy.act(as_tensor(obs, device), deterministic).cpu().numpy()  # noqa: E731
+    return run_episodes(act, envs, n_episodes, seed, policy.env_action)[0]
