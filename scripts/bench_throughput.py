@@ -85,6 +85,20 @@ def sb3(steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
+def results_table(r: dict) -> list[str]:
+    """The markdown table of one measurement (also used by scripts/report_benchmarks.py)."""
+    fmt = lambda v: "n/a" if v is None else f"{v:,.0f}"  # noqa: E731
+    each = lambda name: ", ".join(fmt(v) for v in r.get(f"{name}_runs", []))  # noqa: E731
+    return [
+        "| what | steps/s (median) | each run |",
+        "|---|---|---|",
+        f"| raw env (random actions, no learning) | {fmt(r['raw_env_steps_per_second'])} "
+        f"| {each('raw_env')} |",
+        f"| rlhf_from_scratch PPO | {fmt(r['ours_steps_per_second'])} | {each('ours')} |",
+        f"| Stable-Baselines3 PPO | {fmt(r.get('sb3_steps_per_second'))} | {each('sb3')} |",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=102400)
@@ -125,8 +139,6 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "throughput.json").write_text(json.dumps({**meta, **r}, indent=2) + "\n")
-    fmt = lambda v: "n/a" if v is None else f"{v:,.0f}"  # noqa: E731
-    each = lambda name: ", ".join(fmt(v) for v in r[f"{name}_runs"]) or "n/a"  # noqa: E731
     lines = [
         "# PPO throughput, Hopper-v5 (steps per second, higher is better)",
         "",
@@ -134,12 +146,7 @@ def main() -> None:
         f"- date: {meta['date']}",
         f"- machine: {meta['cpu']}; {meta['machine']}",
         "",
-        "| what | steps/s (median) | each run |",
-        "|---|---|---|",
-        f"| raw env (random actions, no learning) | {fmt(r['raw_env_steps_per_second'])} "
-        f"| {each('raw_env')} |",
-        f"| rlhf_from_scratch PPO | {fmt(r['ours_steps_per_second'])} | {each('ours')} |",
-        f"| Stable-Baselines3 PPO | {fmt(r['sb3_steps_per_second'])} | {each('sb3')} |",
+        *results_table(r),
         "",
         (f"ours / SB3 = {r['ours_vs_sb3']:.2f}x (target >= 2x); " if r["ours_vs_sb3"] else "")
         + f"ours / raw env = {r['ours_vs_raw_env']:.0%} (target >= 50%).",

@@ -24,6 +24,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_throughput import results_table  # noqa: E402  (a sibling script: the same table)
+
 KEEP = ("config.json", "summary.json", "metrics.jsonl")
 
 # Published 1M-step returns (see shared/REFERENCES.md) and the project's targets.
@@ -319,7 +322,6 @@ def report_throughput(bench: Path, src: Path | None, meta: dict) -> dict | None:
         return None
     r = json.loads(files[-1].read_text())
     fmt = lambda v: "n/a" if v is None else f"{v:,.0f}"  # noqa: E731
-    each = lambda name: ", ".join(fmt(v) for v in r.get(f"{name}_runs", []))  # noqa: E731
     vs_sb3, vs_raw = r.get("ours_vs_sb3"), r["ours_vs_raw_env"]
     lines = ["# PPO throughput, Hopper-v5 (1 env, 1 torch thread)", ""]
     lines += [
@@ -329,12 +331,7 @@ def report_throughput(bench: Path, src: Path | None, meta: dict) -> dict | None:
         f"- date: {r['date']}",
         f"- command: `{r['command']}`",
         "",
-        "| what | steps/s (median) | each run |",
-        "|---|---|---|",
-        f"| raw env (random actions, no learning) | {fmt(r['raw_env_steps_per_second'])} "
-        f"| {each('raw_env')} |",
-        f"| rlhf_from_scratch PPO | {fmt(r['ours_steps_per_second'])} | {each('ours')} |",
-        f"| Stable-Baselines3 PPO | {fmt(r.get('sb3_steps_per_second'))} | {each('sb3')} |",
+        *results_table(r),
         "",
         "| target | measured | verdict |",
         "|---|---|---|",

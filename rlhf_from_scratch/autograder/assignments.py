@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 import torch
-from torch import nn
-from torch.distributions import Categorical
 
 from rlhf_from_scratch.algos import ppo as ppo_reference
 from rlhf_from_scratch.algos.batch import Batch
+from rlhf_from_scratch.algos.toy import TinyPolicy, tiny_batch
 from rlhf_from_scratch.maths import bradley_terry as bt_reference
 from rlhf_from_scratch.maths import returns as returns_reference
 
@@ -183,68 +182,32 @@ def check_kwise_ranking_loss(m: ModuleType) -> None:
 
 
 # ---- PPO's loss (lectures 001, 002) -------------------------------------------------------------
-class _TinyPolicy(nn.Module):
-    """A categorical policy with a separate value net, behind the algorithms' Policy interface."""
-
-    shared = False
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.pi = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 3)).double()
-        self.v = nn.Linear(3, 1).double()
-
-    def distribution(self, batch: Batch) -> Categorical:
-        return Categorical(logits=self.pi(batch.obs))
-
-    def value(self, batch: Batch) -> torch.Tensor:
-        return self.v(batch.obs).squeeze(-1)
-
-    def policy_parameters(self) -> list[nn.Parameter]:
-        return list(self.pi.parameters())
-
-    def value_parameters(self) -> list[nn.Parameter]:
-        return list(self.v.parameters())
+def _tiny_policy() -> TinyPolicy:
+    torch.manual_seed(0)
+    return TinyPolicy(hidden=8, n_actions=3)
 
 
-def _ppo_batch(policy: _TinyPolicy, n: int = 32, shift: float = 0.0, seed: int = 0) -> Batch:
-    """A batch from the policy; logp_old moved by `shift` * noise so that ratios leave 1."""
-    g = torch.Generator().manual_seed(seed)
-    obs = torch.randn(n, 3, generator=g, dtype=torch.float64)
-    with torch.no_grad():
-        dist = Categorical(logits=policy.pi(obs))
-        actions = dist.sample()
-        logp = dist.log_prob(actions) + shift * torch.randn(n, generator=g, dtype=torch.float64)
-    mask = torch.ones(n, dtype=torch.float64)
-    mask[-4:] = 0.0  # padding: must change nothing
-    return Batch(
-        obs=obs,
-        actions=actions,
-        logp_old=logp,
-        advantages=torch.randn(n, generator=g, dtype=torch.float64),
-        returns=torch.randn(n, generator=g, dtype=torch.float64),
-        values_old=torch.randn(n, generator=g, dtype=torch.float64),
-        mask=mask,
-    )
+def _ppo_batch(shift: float = 0.0, seed: int = 0) -> Batch:
+    """32 actions of the tiny policy, 4 rows of padding (which must change nothing)."""
+    return tiny_batch(_tiny_policy(), 32, seed, logp_noise=shift, padding=4, random_values=True)
 
 
 def _both_losses(m: ModuleType, batch: Batch, **config):
-    policy = _TinyPolicy()
+    policy = _tiny_policy()
     got = m.PPO(policy, m.PPOConfig(**config)).loss(batch)
     want = ppo_reference.PPO(policy, ppo_reference.PPOConfig(**config)).loss(batch)
     return got, want
 
 
 def check_ppo_first_minibatch(m: ModuleType) -> None:
-    policy = _TinyPolicy()
-    (loss, stats), _ = _both_losses(m, _ppo_batch(policy))
+    (loss, stats), _ = _both_losses(m, _ppo_batch())
     close(stats["approx_kl"], 0.0, "approx_kl when pi = pi_old (the first minibatch)")
     close(stats["clipfrac"], 0.0, "clipfrac when every ratio is 1")
     close(stats["ratio_mean"], 1.0, "the mean ratio pi / pi_old on the first minibatch")
 
 
 def check_ppo_clipped_loss(m: ModuleType) -> None:
-    batch = _ppo_batch(_TinyPolicy(), shift=0.5, seed=1)
+    batch = _ppo_batch(shift=0.5, seed=1)
     (loss, stats), (want, want_stats) = _both_losses(m, batch, ent_coef=0.01)
     for key in ("policy_loss", "value_loss", "entropy", "clipfrac"):
         close(stats[key], want_stats[key], f"{key} (clip 0.2, ratios away from 1)")
@@ -252,10 +215,10 @@ def check_ppo_clipped_loss(m: ModuleType) -> None:
 
 
 def check_ppo_loss_gradient(m: ModuleType) -> None:
-    batch = _ppo_batch(_TinyPolicy(), shift=0.5, seed=2)
+    batch = _ppo_batch(shift=0.5, seed=2)
     grads = []
     for module in (m, ppo_reference):
-        policy = _TinyPolicy()
+        policy = _tiny_policy()
         loss, _ = module.PPO(policy, module.PPOConfig(ent_coef=0.01)).loss(batch)
         loss.backward()
         grads.append(torch.cat([p.grad.flatten() for p in policy.parameters()]))
@@ -263,7 +226,7 @@ def check_ppo_loss_gradient(m: ModuleType) -> None:
 
 
 def check_ppo_kl_variant(m: ModuleType) -> None:
-    batch = _ppo_batch(_TinyPolicy(), shift=0.3, seed=3)
+    batch = _ppo_batch(shift=0.3, seed=3)
     (loss, _), (want, _) = _both_losses(m, batch, variant="kl", kl_beta=2.0)
     close(loss, want, "the KL-penalty variant's loss, beta = 2")
 
