@@ -102,7 +102,8 @@ def compiled(fn: Callable, enabled: bool = True) -> Callable:
     the forward and its backward become a few fused kernels and a PPO minibatch step takes about
     half the time on the CPU (benchmarks/throughput), for ~10 s of compiling once per run.
     Compiling needs a C++ compiler on the CPU; without one (or on any other failure) the run
-    warns once and goes on eagerly: the arithmetic is the same.
+    warns once and goes on eagerly: the arithmetic is the same. A second PPO object of the same
+    shapes in the same process reuses the compiled graph (measured: one graph for 11 of them).
     """
     if not enabled:
         return fn
