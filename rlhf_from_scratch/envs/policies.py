@@ -168,10 +168,14 @@ class ActorCritic(nn.Module):
         An MLP policy on the CPU samples from a NumPy copy of itself (`NumpyActor`); a CNN,
         or any policy on a GPU, samples with torch.
         """
-        device = self.actor_head.weight.device
-        if self.image or device.type != "cpu":
-            return lambda t, obs: self.act(torch.as_tensor(obs, device=device)).cpu().numpy()
+        if self.image or self.actor_head.weight.device.type != "cpu":
+            return self.torch_sampler
         return NumpyActor(self, n_steps, num_envs)
+
+    def torch_sampler(self, t: int, obs: np.ndarray) -> np.ndarray:
+        """sample(t, obs) with torch: float observations as float32, frames left as uint8."""
+        x = torch.as_tensor(obs, device=self.actor_head.weight.device)
+        return self.act(x.float() if x.is_floating_point() else x).cpu().numpy()
 
 
 class NumpyActor:

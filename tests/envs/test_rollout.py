@@ -108,3 +108,14 @@ def test_the_numpy_actor_samples_the_torch_policys_categorical():
     # the Gumbel-max trick draws a = k with probability softmax(logits)_k (3 std: ~0.011)
     assert np.abs(counts / n - probs[0].detach().numpy()).max() < 0.011
     assert probs.min() < 0.25 and probs.max() > 0.4  # far from uniform, so the test can fail
+
+
+def test_the_torch_sampler_takes_float64_observations_and_frames():
+    policy = ActorCritic(gym.spaces.Box(-1, 1, (5,)), gym.spaces.Box(-1, 1, (2,)))
+    obs = np.random.default_rng(0).normal(size=(3, 5))  # float64, as an unnormalised MuJoCo env
+    assert policy.torch_sampler(0, obs).shape == (3, 2)
+    frames = gym.spaces.Box(0, 255, (4, 84, 84), dtype=np.uint8)
+    cnn = ActorCritic(frames, gym.spaces.Discrete(6))
+    assert cnn.sampler(8, 2) == cnn.torch_sampler  # CNNs sample with torch
+    action = cnn.torch_sampler(0, np.zeros((2, 4, 84, 84), dtype=np.uint8))
+    assert action.shape == (2,) and action.dtype == np.int64
