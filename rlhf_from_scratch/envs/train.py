@@ -54,6 +54,7 @@ class TrainConfig:
     log_std_init: float = 0.0
     device: str = "cpu"
     torch_threads: int = 1
+    compile: bool = False  # torch.compile the loss (PPO; algos.common.compiled): how, not what
     eval_episodes: int = 10
     checkpoint_every: int = 10  # updates between checkpoints
     log_every: int = 1000  # env steps between metrics rows (a row per update if updates are
@@ -165,6 +166,9 @@ def build(config: TrainConfig):
     config.validate()
     algo_cls, algo_config_cls = get_algo(config.algo)
     algo_config = algo_config_cls(**config.algo_config)
+    if config.compile:
+        check(hasattr(algo_config, "compile"), f"--compile applies to PPO, not to {config.algo}")
+        algo_config.compile = True
     family = make.env_family(config.env)
     envs = make.make_vec_env(
         config.env,

@@ -38,22 +38,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _differences(old: dict, new: dict, prefix: str = "") -> list[tuple[str, Any, Any]]:
-    """(key, old value, new value) wherever `new` disagrees with a setting `old` recorded.
-
-    Settings that a newer version added (at any depth, e.g. a new algorithm option) are not in
-    an older run's config: only the settings the old run recorded are compared.
-    """
-    differ = []
-    for key in sorted(old):
-        a, b = old[key], new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            differ += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            differ.append((prefix + key, a, b))
-    return differ
-
-
 def write_json_atomic(path: Path, obj: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
@@ -96,9 +80,14 @@ class RunDir:
         config_path = self.path / "config.json"
         if config_path.exists():
             old = json.loads(config_path.read_text())
-            differ = _differences(old, self.config)
+            # Settings that a newer version added are not in an older run's config: only the
+            # settings the old run recorded are compared. (Nested settings, e.g. algo_config,
+            # record only what differs from the defaults: there a missing key is a default.)
+            differ = sorted(k for k in old if old[k] != self.config.get(k))
             if differ:
-                detail = ", ".join(f"{k}: {a!r} there vs {b!r} now" for k, a, b in differ[:5])
+                detail = ", ".join(
+                    f"{k}: {old.get(k)!r} there vs {self.config.get(k)!r} now" for k in differ[:5]
+                )
                 raise ConfigError(
                     f"run directory '{self.path}' already holds a different run ({detail}); "
                     "choose another --run-dir"

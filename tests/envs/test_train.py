@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rlhf_from_scratch.cli import main
-from rlhf_from_scratch.envs.train import default_config, train
+from rlhf_from_scratch.envs.train import build, default_config, train
 from rlhf_from_scratch.utils.errors import ConfigError
 from rlhf_from_scratch.utils.rundir import read_metrics
 
@@ -376,3 +376,14 @@ def test_plot_takes_bookkeeping_and_fields_a_run_predates_as_the_same_settings(t
     ]
     groups = list(group_runs(dirs).values())
     assert groups == [[tmp_path / "a", tmp_path / "b", tmp_path / "c"], [tmp_path / "d"]]
+
+
+def test_mujoco_ppo_compiles_its_loss_by_default_and_only_ppo_can():
+    config = default_config("ppo", "Hopper-v5")
+    assert config.compile and "compile" not in config.algo_config  # how, not what: top level
+    assert not default_config("ppo", "CartPole-v1").compile
+    envs, _, algo, _, _ = build(config)
+    envs.close()
+    assert algo.compiled_loss is not algo.loss
+    with pytest.raises(ConfigError, match="--compile applies to PPO, not to a2c"):
+        build(default_config("a2c", "CartPole-v1", compile=True))
