@@ -100,7 +100,7 @@ def grade(assignment: Assignment, submission: str | Path, seconds_per_check: int
     try:
         module = load_submission(assignment, path)
         load_error = None
-    except Exception as error:  # a syntax error, a bad import: every check scores 0
+    except (Exception, SystemExit) as error:  # a syntax error, a bad import, exit(): all 0
         module = None
         load_error = f"{path.name} could not be imported: {type(error).__name__}: {error}"
     for check in assignment.checks:
@@ -115,7 +115,7 @@ def grade(assignment: Assignment, submission: str | Path, seconds_per_check: int
                 score, output = 0.0, f"not written yet: {error} raises NotImplementedError"
             except AssertionError as error:
                 score, output = 0.0, f"wrong: {error}"
-            except Exception as error:
+            except (Exception, SystemExit) as error:  # exit() in a submission too
                 score = 0.0
                 output = f"error: {type(error).__name__}: {error}{_student_frame(error, path)}"
         tests.append(

@@ -144,6 +144,11 @@ def test_broken_submissions_score_zero_with_a_reason(tmp_path):
         results["tests"][0]["score"] == 0 and "stopped after 1 s" in results["tests"][0]["output"]
     )
     assert results["tests"][1]["score"] == 2  # the other checks still run
+    source = reference_source("returns").replace(
+        "    T = rewards.shape[0]\n    discounts", "    raise SystemExit(0)\n    discounts"
+    )
+    results = grade(ASSIGNMENTS["returns"], submit(tmp_path, "returns", source))
+    assert results["tests"][0]["output"].startswith("error: SystemExit")  # the grader goes on
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no returns.py in"):
         grade(ASSIGNMENTS["returns"], tmp_path / "empty")
