@@ -17,6 +17,7 @@ from types import ModuleType
 import torch
 
 from rlhf_from_scratch.algos import ppo as ppo_reference
+from rlhf_from_scratch.algos import reinforce as reinforce_reference
 from rlhf_from_scratch.algos.batch import Batch
 from rlhf_from_scratch.algos.toy import TinyPolicy, tiny_batch
 from rlhf_from_scratch.maths import bradley_terry as bt_reference
@@ -324,6 +325,55 @@ def check_dpo_log_z_cancels(m: ModuleType) -> None:
     assert (w.grad < 0).all(), "the loss must fall as log pi(y_w | x) rises"
 
 
+# ---- REINFORCE's weights: which return, which baseline (lecture 002) ----------------------------
+def _weights(m: ModuleType, groups=None, **config):
+    """The student's and the reference's (weight, G_t, known) on the same rollout."""
+    rollout = _rollout(seed=11, T=12, N=4)
+    got, want = (
+        module.Reinforce(TinyPolicy(), module.ReinforceConfig(gamma=0.9, **config)).estimate(
+            *rollout, groups
+        )
+        for module in (m, reinforce_reference)
+    )
+    return got, want
+
+
+def check_reinforce_total_return(m: ModuleType) -> None:
+    (weight, _, known), (want, _, want_known) = _weights(m, return_type="total", baseline="none")
+    close(known, want_known, "known (finished episodes only, without a value baseline)")
+    close(weight * known, want * want_known, "every step weighted by its episode's total return")
+
+
+def check_reinforce_reward_to_go(m: ModuleType) -> None:
+    (weight, rtg, known), (want, want_rtg, _) = _weights(
+        m, return_type="reward_to_go", baseline="none"
+    )
+    close(weight * known, want * known, "weights = reward-to-go G_t (no baseline)")
+    close(rtg * known, want_rtg * known, "the value targets G_t")
+
+
+def check_reinforce_constant_baseline(m: ModuleType) -> None:
+    (weight, _, known), (want, _, _) = _weights(m, return_type="reward_to_go", baseline="constant")
+    close(weight * known, want * known, "G_t minus the mean G over the finished steps")
+
+
+def check_reinforce_value_baseline(m: ModuleType) -> None:
+    (weight, rtg, known), (want, want_rtg, want_known) = _weights(
+        m, return_type="reward_to_go", baseline="value"
+    )
+    close(known, want_known, "known (every step: the last episode is bootstrapped with V(s_T))")
+    close(rtg, want_rtg, "G_t bootstrapped with V at time-limit cuts and at the rollout's end")
+    close(weight, want, "G_t - V(s_t)")
+
+
+def check_reinforce_leave_one_out(m: ModuleType) -> None:
+    groups = torch.tensor([0, 0, 1, 1])  # two prompts, two samples each
+    (weight, _, known), (want, _, _) = _weights(
+        m, groups, return_type="total", baseline="leave_one_out"
+    )
+    close(weight * known, want * known, "G_i minus the mean of the other samples of its prompt")
+
+
 ASSIGNMENTS: dict[str, Assignment] = {
     a.name: a
     for a in [
@@ -381,6 +431,20 @@ ASSIGNMENTS: dict[str, Assignment] = {
                     check_bradley_terry_is_stable,
                 ),
                 Check("kwise_ranking_loss: K choose 2 pairs, ties", 2, check_kwise_ranking_loss),
+            ],
+        ),
+        Assignment(
+            "reinforce",
+            "REINFORCE's weights: total return or reward-to-go, and the four baselines",
+            "002",
+            "rlhf_from_scratch.algos.reinforce",
+            ["Reinforce.estimate"],
+            [
+                Check("total return, no baseline", 1, check_reinforce_total_return),
+                Check("reward-to-go, no baseline", 1, check_reinforce_reward_to_go),
+                Check("constant baseline (the mean return)", 1, check_reinforce_constant_baseline),
+                Check("learned baseline V(s_t), bootstrapped", 2, check_reinforce_value_baseline),
+                Check("leave-one-out baseline (RLOO)", 1, check_reinforce_leave_one_out),
             ],
         ),
         Assignment(

@@ -205,3 +205,13 @@ def test_dpo_with_the_log_ratio_upside_down_loses_the_dpo_checks(tmp_path):
     )
     assert scores(results) == [0, 0, 0]
     assert "must fall as log pi(y_w | x) rises" in results["tests"][2]["output"]
+
+
+def test_reinforce_without_the_value_bootstrap_loses_the_value_baseline_check(tmp_path):
+    results = mistake(
+        tmp_path,
+        "reinforce",
+        'use_values = values if c.baseline == "value" else None',
+        "use_values = None",
+    )
+    assert scores(results) == [1, 1, 1, 0, 1]
