@@ -32,7 +32,7 @@ def run_list(args: argparse.Namespace) -> None:
 def run_make(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.autograder.grade import write_starter
 
-    starter = write_starter(_assignment(args.name), args.out)
+    starter = write_starter(_assignment(args.name), args.out, args.force)
     print(f"wrote {starter} and {starter.parent / 'README.md'}")
 
 
@@ -68,6 +68,7 @@ def add_commands(subparsers) -> None:
     p = sub.add_parser("make", help="write the starter file (bodies cut out) and its README")
     p.add_argument("name")
     p.add_argument("--out", required=True, help="a folder")
+    p.add_argument("--force", action="store_true", help="replace a starter file already there")
     p.set_defaults(func=run_make)
     p = sub.add_parser("grade", help="grade a submission (a file, or a folder holding it)")
     p.add_argument("name")

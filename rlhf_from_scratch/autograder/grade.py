@@ -186,14 +186,21 @@ def write_results(results: dict, out: str | Path) -> None:
     out.write_text(json.dumps(results, indent=2) + "\n")
 
 
-def write_starter(assignment: Assignment, out: str | Path) -> Path:
-    """The student's starter file (the module with the bodies cut) and a README beside it."""
+def write_starter(assignment: Assignment, out: str | Path, force: bool = False) -> Path:
+    """The student's starter file (the module with the bodies cut) and a README beside it.
+
+    An existing file of that name (perhaps a student's work) is kept unless `force`.
+    """
     from rlhf_from_scratch.autograder.cut import cut
 
     source_path = Path(importlib.util.find_spec(assignment.module).origin)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     starter = out / assignment.file_name
+    if starter.exists() and not force:
+        raise ConfigError(
+            f"{starter} exists (your work?): choose another --out, or pass --force to replace it"
+        )
+    out.mkdir(parents=True, exist_ok=True)
     starter.write_text(cut(source_path.read_text(), assignment.functions))
     lines = [
         f"# Assignment `{assignment.name}`: {assignment.title}",

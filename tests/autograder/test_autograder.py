@@ -169,6 +169,14 @@ def test_the_cli_writes_results_json_and_refuses_an_unknown_assignment(tmp_path,
     )
     assert "7 / 7 points" in capsys.readouterr().out
     assert json.loads((tmp_path / "r.json").read_text())["score"] == 7
+    work = tmp_path / "hw" / "returns.py"
+    main(["assignment", "make", "returns", "--out", str(work.parent)])
+    work.write_text("# my solution")
+    with pytest.raises(SystemExit):  # making it again would overwrite the student's work
+        main(["assignment", "make", "returns", "--out", str(work.parent)])
+    assert work.read_text() == "# my solution" and "--force" in capsys.readouterr().err
+    main(["assignment", "make", "returns", "--out", str(work.parent), "--force"])
+    assert "YOUR CODE HERE" in work.read_text()
     with pytest.raises(SystemExit) as exit_info:
         main(["assignment", "make", "return", "--out", str(tmp_path)])
     assert exit_info.value.code == 2
