@@ -201,7 +201,7 @@ def _both_losses(m: ModuleType, batch: Batch, **config):
 
 
 def check_ppo_first_minibatch(m: ModuleType) -> None:
-    (loss, stats), _ = _both_losses(m, _ppo_batch())
+    (_, stats), _ = _both_losses(m, _ppo_batch())
     close(stats["approx_kl"], 0.0, "approx_kl when pi = pi_old (the first minibatch)")
     close(stats["clipfrac"], 0.0, "clipfrac when every ratio is 1")
     close(stats["ratio_mean"], 1.0, "the mean ratio pi / pi_old on the first minibatch")
@@ -306,7 +306,7 @@ def check_dpo_loss_by_hand(m: ModuleType) -> None:
     g = torch.Generator().manual_seed(9)
     args = [torch.randn(5, generator=g) for _ in range(4)]
     mu = torch.tensor([1.0, 1.0, 0.5, 0.0, 1.0])
-    from rlhf_from_scratch.lm import dpo as dpo_reference
+    from rlhf_from_scratch.lm import dpo as dpo_reference  # here: the LM world loads only for DPO
 
     close(m.dpo_loss(*args, 0.2, mu), dpo_reference.dpo_loss(*args, 0.2, mu), "with ties")
 

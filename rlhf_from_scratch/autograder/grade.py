@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 from rlhf_from_scratch.autograder.assignments import Assignment
+from rlhf_from_scratch.autograder.cut import cut
 from rlhf_from_scratch.utils.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: pyproject.toml and the package
@@ -191,8 +192,6 @@ def write_starter(assignment: Assignment, out: str | Path, force: bool = False) 
 
     An existing file of that name (perhaps a student's work) is kept unless `force`.
     """
-    from rlhf_from_scratch.autograder.cut import cut
-
     source_path = Path(importlib.util.find_spec(assignment.module).origin)
     out = Path(out)
     starter = out / assignment.file_name

@@ -274,5 +274,8 @@ def evaluate(
     device: torch.device | str = "cpu",
 ) -> list[tuple[float, int]]:
     """Run whole episodes (games) with the (deterministic) policy; returns (return, length)."""
-    act = lambda obs: policy.act(as_tensor(obs, device), deterministic).cpu().numpy()  # noqa: E731
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return policy.act(as_tensor(obs, device), deterministic).cpu().numpy()
+
     return run_episodes(act, envs, n_episodes, seed, policy.env_action)[0]
