@@ -80,7 +80,7 @@ class A2C:
         entropy = masked_mean(dist.entropy(), batch.mask)
         loss = policy_loss + c.vf_coef * v_loss - c.ent_coef * entropy
         check_finite("A2C loss", loss)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad()
         loss.backward()
         gnorm = clip_grad_norm(self.parameters, c.max_grad_norm)
         self.optimizer.step()

@@ -64,7 +64,7 @@ class BehaviourCloning:
             for mb in batch.minibatches(self.config.n_minibatches, generator):
                 loss = self.loss(mb)
                 check_finite("behaviour-cloning loss", loss)
-                self.optimizer.zero_grad(set_to_none=True)
+                self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
                 losses.append(loss.detach())

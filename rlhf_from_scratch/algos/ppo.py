@@ -28,7 +28,6 @@ from rlhf_from_scratch.algos.common import (
     annealed_lr,
     check_common,
     check_finite,
-    clip_grad_norm,
     compiled,
     gae_estimate,
     set_lr,
@@ -151,9 +150,9 @@ class PPO:
                     extra = self.extra_loss()
                     loss, stats["extra_loss"] = loss + extra, extra.detach()
                 check_finite("PPO loss", loss)
-                self.optimizer.zero_grad(set_to_none=True)
+                self.optimizer.zero_grad()
                 loss.backward()
-                stats["grad_norm"] = clip_grad_norm(self.parameters, c.max_grad_norm)
+                stats["grad_norm"] = self.optimizer.clip_grad_norm(c.max_grad_norm)
                 self.optimizer.step()
                 logged.append(stats)
             if c.target_kl is not None:

@@ -127,7 +127,7 @@ class Reinforce:
         )
         policy_loss = -masked_mean(logp * adv, batch.mask)
         check_finite("REINFORCE loss", policy_loss)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad()
         policy_loss.backward()
         if c.max_grad_norm is not None:
             clip_grad_norm(self.policy_params, c.max_grad_norm)
@@ -139,7 +139,7 @@ class Reinforce:
         if self.value_optimizer is not None:
             for _ in range(c.value_iters):
                 v_loss = value_loss(self.policy.value(batch), batch.returns, batch.mask)
-                self.value_optimizer.zero_grad(set_to_none=True)
+                self.value_optimizer.zero_grad()
                 v_loss.backward()
                 self.value_optimizer.step()
             check_finite("REINFORCE value loss", v_loss)

@@ -170,7 +170,7 @@ class TRPO:
         for _ in range(c.value_epochs):
             for mb in batch.minibatches(c.value_minibatches, generator):
                 v_loss = value_loss(self.policy.value(mb), mb.returns, mb.mask)
-                self.value_optimizer.zero_grad(set_to_none=True)
+                self.value_optimizer.zero_grad()
                 v_loss.backward()
                 self.value_optimizer.step()
         check_finite("TRPO value loss", v_loss)

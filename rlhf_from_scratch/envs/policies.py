@@ -160,7 +160,9 @@ class ActorCritic(nn.Module):
             action = action.cpu().numpy()
         if self.discrete:
             return action
-        return np.clip(action, *self.bounds)
+        low, high = self.bounds  # (np.clip's checks cost more than its arithmetic here)
+        clipped = np.maximum(action, low)
+        return np.minimum(clipped, high, out=clipped)
 
     def sampler(self, n_steps: int, num_envs: int) -> Callable[[int, np.ndarray], np.ndarray]:
         """sample(t, obs) -> actions for step t of the next rollout (NumPy in, NumPy out).

@@ -19,6 +19,7 @@ import torch
 from gymnasium.wrappers.utils import RunningMeanStd
 
 from rlhf_from_scratch.algos.batch import Batch
+from rlhf_from_scratch.envs.make import clip_in_place, update_running_moments
 from rlhf_from_scratch.envs.policies import ActorCritic
 
 
@@ -45,11 +46,8 @@ class ReturnScaler:
 
     def __call__(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
         self.discounted = self.discounted * self.gamma * (1 - done) + reward
-        n = len(self.discounted)
-        mean = self.discounted.sum() / n  # (np.mean / np.var cost more than the math here)
-        var = ((self.discounted - mean) ** 2).sum() / n
-        self.rms.update_from_moments(mean, var, n)
-        return np.clip(reward / np.sqrt(self.rms.var + self.epsilon), -self.clip, self.clip)
+        update_running_moments(self.rms, self.discounted)
+        return clip_in_place(reward / np.sqrt(self.rms.var + self.epsilon), self.clip)
 
     def state_dict(self) -> dict:
         return {

@@ -126,11 +126,14 @@ def test_fixed_length_episodes_charge_a_penalty_where_the_task_would_have_ended(
     assert not term_after[0] and r_after[0] < -5
 
 
-def test_the_one_wrapper_normaliser_matches_gymnasiums_normalise_then_clip():
-    ours = make.make_vec_env("Hopper-v5", num_envs=2, seed=0, normalize_obs=True, clip_obs=0.5)
+@pytest.mark.parametrize("num_envs", [1, 2])  # one row (Welford's update) and a batch
+def test_the_one_wrapper_normaliser_matches_gymnasiums_normalise_then_clip(num_envs):
+    ours = make.make_vec_env(
+        "Hopper-v5", num_envs=num_envs, seed=0, normalize_obs=True, clip_obs=0.5
+    )
     theirs = gym.wrappers.vector.TransformObservation(
         gym.wrappers.vector.NormalizeObservation(gym.vector.SyncVectorEnv(
-            [lambda: gym.make("Hopper-v5") for _ in range(2)])),
+            [lambda: gym.make("Hopper-v5") for _ in range(num_envs)])),
         lambda o: np.clip(o, -0.5, 0.5), None,
     )  # fmt: skip
     a, _ = ours.reset(seed=3)
@@ -138,10 +141,26 @@ def test_the_one_wrapper_normaliser_matches_gymnasiums_normalise_then_clip():
     rng = np.random.default_rng(0)
     for _ in range(300):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-        action = rng.uniform(-1, 1, (2, 3)).astype(np.float32)
+        action = rng.uniform(-1, 1, (num_envs, 3)).astype(np.float32)
         a, *_ = ours.step(action)
         b, *_ = theirs.step(action)
     assert (np.abs(a) == 0.5).any()  # the clip was exercised
     np.testing.assert_allclose(
         make.get_obs_stats(ours)["var"], make.obs_normalizer(theirs).obs_rms.var, rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("shape, rows", [((11,), 1), ((11,), 3), ((), 1), ((), 4)])
+def test_running_moments_match_gymnasiums(shape, rows):
+    from gymnasium.wrappers.utils import RunningMeanStd
+
+    ours, theirs = RunningMeanStd(shape=shape), RunningMeanStd(shape=shape)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        batch = rng.normal(3.0, 2.0, (rows, *shape))
+        make.update_running_moments(ours, batch)
+        theirs.update(batch)
+    assert ours.count == theirs.count
+    np.testing.assert_allclose(ours.mean, theirs.mean, rtol=1e-12)
+    np.testing.assert_allclose(ours.var, theirs.var, rtol=1e-12)
+    np.testing.assert_allclose(ours.var, 4.0, rtol=0.2)  # and they are the data's moments
