@@ -214,7 +214,8 @@ def compiled(fn: Callable, enabled: bool = True) -> Callable:
     """
     if not enabled:
         return fn
-    current = torch.compile(fn)
+    # Inductor's size asserts re-check shapes that Dynamo's guards have checked (~40 us a minibatch)
+    current = torch.compile(fn, options={"size_asserts": False})
 
     def call(*args, **kwargs):
         nonlocal current

@@ -100,11 +100,13 @@ class EpisodeTracker:
 
     def step(self, reward, terminated, truncated, info, real) -> list[tuple[float, int]]:
         self.returns += reward * real
-        self.lengths += real.astype(np.int64)
+        self.lengths += real
         game_over = terminated | truncated
         if "lives" in info:
             game_over = truncated | (terminated & (np.asarray(info["lives"]) == 0))
         finished = []
+        if not game_over.any():  # most steps
+            return finished
         for i in np.flatnonzero(game_over):
             finished.append((float(self.returns[i]), int(self.lengths[i])))
             self.returns[i], self.lengths[i] = 0.0, 0

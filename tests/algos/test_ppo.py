@@ -166,7 +166,7 @@ def test_the_compiled_loss_is_the_eager_loss():
 def test_a_loss_that_cannot_be_compiled_runs_eagerly(monkeypatch):
     from rlhf_from_scratch.algos.common import compiled
 
-    def broken(fn):
+    def broken(fn, **options):
         def fail(*args):
             raise RuntimeError("no C++ compiler")
 
