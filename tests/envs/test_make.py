@@ -164,3 +164,21 @@ def test_running_moments_match_gymnasiums(shape, rows):
     np.testing.assert_allclose(ours.mean, theirs.mean, rtol=1e-12)
     np.testing.assert_allclose(ours.var, theirs.var, rtol=1e-12)
     np.testing.assert_allclose(ours.var, 4.0, rtol=0.2)  # and they are the data's moments
+
+
+def test_training_envs_skip_step_info_and_hand_out_fresh_observations():
+    # step_info=False (what training uses) drops the per-step info; the default keeps it.
+    plain = make.make_vec_env("Hopper-v5", num_envs=1, seed=0)
+    plain.reset(seed=0)
+    assert "x_velocity" in plain.step(np.zeros((1, 3), dtype=np.float32))[4]
+    lean = make.make_vec_env("Hopper-v5", num_envs=1, seed=0, normalize_obs=True, step_info=False)
+    first, _ = lean.reset(seed=0)
+    second, _, _, _, info = lean.step(np.zeros((1, 3), dtype=np.float32))
+    assert info == {}
+    # Behind the normaliser the vector env does not copy its buffer (copy=False): every
+    # observation handed out must still be a new array, unchanged by later steps.
+    for envs, obs in ((lean, second), (plain, plain.step(np.zeros((1, 3), np.float32))[0])):
+        kept = obs.copy()
+        envs.step(np.ones((1, 3), dtype=np.float32))
+        np.testing.assert_array_equal(obs, kept)
+    assert not np.shares_memory(first, second)
