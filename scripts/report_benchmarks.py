@@ -306,6 +306,9 @@ THROUGHPUT_CAVEATS = {
     "throughput_2core_dev_2026-11-24_loaded.json": "a Walker2d training run on the other core; "
     "the code of 6f30923 less its cheaper `check_finite`",
     "throughput_2core_dev_2026-11-24_idle.json": "nothing else running; code of 6f30923",
+    "throughput_2core_dev_2026-11-24_flat_adam.json": "nothing else running; code of af2c905 "
+    "(FlatAdam, the leaner env path, GAE's recursion in NumPy); the first of our three runs "
+    "(2,228, 48% of its raw env run) pays the process's one-time cost of the first compile",
 }
 
 
@@ -330,6 +333,11 @@ def report_throughput(bench: Path, src: Path | None, meta: dict) -> dict | None:
         f"- machine: {r['cpu']}; {r['machine']}",
         f"- date: {r['date']}",
         f"- command: `{r['command']}`",
+        *(
+            [f"- conditions: {THROUGHPUT_CAVEATS[files[-1].name]}"]
+            if files[-1].name in THROUGHPUT_CAVEATS
+            else []
+        ),
         "",
         *results_table(r),
         "",
