@@ -120,6 +120,7 @@ def test_tuned_settings_apply_on_the_true_reward_and_give_way_to_flags():
         (64, 64),
         16,
     )
+    assert walker.algo_config["vf_coef"] == 2 * 0.871923  # SB3's loss has no 1/2
     assert default_config("ppo", "Hopper-v5").n_steps == 2048  # no tuned entry: the family's
     assert default_config("trpo", "HalfCheetah-v5").n_steps == 2048  # tuned for PPO only
 
