@@ -178,7 +178,7 @@ def build(config: TrainConfig):
         config.normalize_obs,
         fixed_length=config.episodes_fixed_length,
         fall_penalty=config.fall_penalty,
-        step_info=False,  # the collector reads no per-step info (Atari's lives come with it)
+        step_info=False,  # the collector reads no per-step info (Atari keeps its lives: own env)
     )
     policy = ActorCritic(
         envs.single_observation_space,
