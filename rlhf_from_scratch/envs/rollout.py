@@ -49,6 +49,14 @@ class ReturnScaler:
         update_running_moments(self.rms, self.discounted)
         return clip_in_place(reward / np.sqrt(self.rms.var + self.epsilon), self.clip)
 
+    def scale_rollout(self, rewards: np.ndarray, done: np.ndarray, real: np.ndarray) -> np.ndarray:
+        """A [T, N] block scaled step by step, as the collector would have (r_hat is scored
+        after the rollout, so its scaling comes after too)."""
+        out = np.empty(rewards.shape)
+        for t in range(len(rewards)):
+            out[t] = self(rewards[t].astype(np.float64), done[t]) * real[t]
+        return out
+
     def state_dict(self) -> dict:
         return {
             "mean": self.rms.mean,

@@ -26,7 +26,14 @@ from rlhf_from_scratch.algos.registry import get_algo
 from rlhf_from_scratch.envs import make
 from rlhf_from_scratch.envs.defaults import DEFAULTS, preference_settings, tuned_settings
 from rlhf_from_scratch.envs.policies import ActorCritic
-from rlhf_from_scratch.envs.rollout import Collector, Identity, ReturnScaler, SignClip, evaluate
+from rlhf_from_scratch.envs.rollout import (
+    Collector,
+    Identity,
+    ReturnScaler,
+    SignClip,
+    as_tensor,
+    evaluate,
+)
 from rlhf_from_scratch.preferences.loop import PreferenceConfig, PreferenceLearner
 from rlhf_from_scratch.preferences.segments import segment_length
 from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
@@ -216,6 +223,16 @@ def clip_length(config: TrainConfig) -> int:
     return length
 
 
+def preference_return_scaler(config: TrainConfig, algo) -> ReturnScaler | None:
+    """The return scaling r_hat goes through (PreferenceConfig.scale_returns, applied where the
+    true reward would be scaled: --normalize-reward), or None."""
+    if config.reward != "preferences" or not config.normalize_reward:
+        return None
+    if not PreferenceConfig(**config.preference_config).scale_returns:
+        return None
+    return ReturnScaler(config.num_envs, getattr(algo.config, "gamma", 0.99))
+
+
 def build_preference_learner(config: TrainConfig, envs, run_dir) -> PreferenceLearner:
     pc = PreferenceConfig(**config.preference_config)
     obs_space, action_space = envs.single_observation_space, envs.single_action_space
@@ -255,11 +272,14 @@ def train(
     learner = (
         build_preference_learner(config, envs, run.path) if config.reward == "preferences" else None
     )
+    rhat_scaler = preference_return_scaler(config, algo)
 
     state = run.load_latest_checkpoint() if resume else None
     if state is not None:
         if learner is not None:
             learner.load_state_dict(state["learner"])
+        if rhat_scaler is not None:
+            rhat_scaler.load_state_dict(state["rhat_scaler"])
         policy.load_state_dict(state["policy"])
         algo.load_state_dict(state["algo"])
         if state["envs"] is not None:  # an exact resume: envs continue mid-episode
@@ -289,6 +309,7 @@ def train(
                 "recent": list(recent),
                 "wall_seconds": wall,
                 "learner": learner.state_dict() if learner is not None else None,
+                "rhat_scaler": rhat_scaler.state_dict() if rhat_scaler is not None else None,
             },
             update * steps_per_update,
         )
@@ -306,6 +327,12 @@ def train(
         if learner is not None:  # the learner never sees the env's reward: r_hat replaces it
             raw_obs = make.raw_observations(envs, rollout.obs)
             rollout.rewards, preference_metrics = learner.rewards(rollout, raw_obs)
+            if rhat_scaler is not None:
+                done = torch.maximum(rollout.terminated, rollout.truncated)
+                scaled = rhat_scaler.scale_rollout(
+                    rollout.rewards.cpu().numpy(), done.cpu().numpy(), rollout.mask.cpu().numpy()
+                )
+                rollout.rewards = as_tensor(scaled, config.device)
             preference_metrics.update(learner.observe(rollout, raw_obs, step))
         advantages, returns, known = algo.estimate(
             rollout.rewards, rollout.values, rollout.terminated, rollout.truncated

@@ -55,6 +55,9 @@ class PreferenceConfig:
     # reward model learns what staying alive is worth (see reward_model); with --fixed-length
     # false, for envs whose episodes end early
     absorbing: bool = False
+    # r_hat then goes through the learner's return scaling (--normalize-reward, as the true
+    # reward does); off in the runs before 2026-11-24, whose r_hat reached PPO unscaled
+    scale_returns: bool = False
 
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
