@@ -119,3 +119,18 @@ def test_the_torch_sampler_takes_float64_observations_and_frames():
     assert cnn.sampler(8, 2) == cnn.torch_sampler  # CNNs sample with torch
     action = cnn.torch_sampler(0, np.zeros((2, 4, 84, 84), dtype=np.uint8))
     assert action.shape == (2,) and action.dtype == np.int64
+
+
+def test_a_block_scaled_after_the_rollout_equals_the_collector_scaling_each_step():
+    """r_hat is scored once the rollout is in: scale_rollout must give what the collector gives,
+    block after block (the running statistics and discounted sums carry over)."""
+    during, after = ReturnScaler(2, gamma=0.99), ReturnScaler(2, gamma=0.99)
+    c = collector(n_steps=50, transform=during)
+    for _ in range(3):
+        roll = c.collect()
+        done = torch.maximum(roll.terminated, roll.truncated).numpy()
+        scaled = after.scale_rollout(roll.true_rewards.numpy(), done, roll.mask.numpy())
+        np.testing.assert_allclose(scaled, roll.rewards.numpy(), rtol=1e-6)
+    assert done.any() and not np.allclose(scaled, roll.true_rewards.numpy())
+    for key in ("mean", "var", "count", "discounted"):
+        np.testing.assert_allclose(after.state_dict()[key], during.state_dict()[key])

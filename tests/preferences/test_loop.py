@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from rlhf_from_scratch.envs.rollout import ReturnScaler
 from rlhf_from_scratch.envs.train import default_config, train
 from rlhf_from_scratch.preferences.loop import PreferenceConfig, PreferenceLearner
 from rlhf_from_scratch.preferences.segments import Segment, SegmentPool
@@ -152,6 +153,51 @@ def test_every_algorithm_trains_on_r_hat(algo, tmp_path, monkeypatch):
     assert not torch.allclose(seen["r_hat"], seen["true"])  # the learner got r_hat
 
 
+@pytest.mark.parametrize("scale", [False, True])
+def test_r_hat_goes_through_the_return_scaling_only_when_asked(scale, tmp_path, monkeypatch):
+    """--scale-returns: the algorithm gets r_hat / std(discounted r_hat return), the scaling the
+    true reward gets with --normalize-reward, its statistics running on across updates."""
+    import rlhf_from_scratch.envs.train as train_module
+    from rlhf_from_scratch.algos.ppo import PPO
+
+    seen = []
+    rewards, estimate = train_module.PreferenceLearner.rewards, PPO.estimate
+
+    def spy_rewards(self, rollout, raw_obs):
+        r_hat, metrics = rewards(self, rollout, raw_obs)
+        done = torch.maximum(rollout.terminated, rollout.truncated)
+        seen.append([r_hat.numpy().copy(), done.numpy(), rollout.mask.numpy()])
+        return r_hat, metrics
+
+    def spy_estimate(self, given, *args, **kwargs):
+        seen[-1].append(given.numpy().copy())
+        return estimate(self, given, *args, **kwargs)
+
+    monkeypatch.setattr(train_module.PreferenceLearner, "rewards", spy_rewards)
+    monkeypatch.setattr(PPO, "estimate", spy_estimate)
+    config = default_config(
+        "ppo",
+        "Pendulum-v1",
+        num_envs=2,
+        n_steps=200,
+        total_steps=1200,
+        seed=0,
+        gamma=0.95,
+        reward="preferences",
+        labels=20,
+        eval_episodes=0,
+        normalize_reward=True,
+        scale_returns=scale,
+    )
+    train(config, tmp_path)
+    scaler = ReturnScaler(2, gamma=0.95)
+    assert len(seen) == 3  # 1200 steps, 400 per update
+    for r_hat, done, mask, given in seen:
+        want = scaler.scale_rollout(r_hat, done, mask) if scale else r_hat
+        np.testing.assert_allclose(given, want, rtol=1e-5, atol=1e-7)
+    assert scale == (not np.allclose(seen[-1][0], seen[-1][3]))
+
+
 def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
     config = default_config(
         "ppo",
@@ -191,12 +237,19 @@ def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
     assert fitted_on[0] == before
 
 
-@pytest.mark.parametrize("algo,n_steps,updates", [("ppo", 200, 12), ("a2c", 5, 120)])
+@pytest.mark.parametrize(
+    "algo,n_steps,updates,extra",
+    [
+        ("ppo", 200, 12, {}),
+        ("a2c", 5, 120, {}),
+        ("ppo", 200, 12, dict(normalize_reward=True, scale_returns=True)),
+    ],
+)
 def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(
-    algo, n_steps, updates, tmp_path, kill_and_resume
+    algo, n_steps, updates, extra, tmp_path, kill_and_resume
 ):
     """The clip pool is in the checkpoint, and so are A2C's rollouts still waiting to be joined
-    into clips: the resumed run asks the same queries."""
+    into clips (and r_hat's return statistics): the resumed run asks the same queries."""
     config = default_config(
         algo,
         "Pendulum-v1",
@@ -209,6 +262,7 @@ def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(
         eval_episodes=2,
         checkpoint_every=1,
         log_every=1,
+        **extra,
     )
     # labels stored after the last checkpoint would be kept, and not asked again, but not yet
     # fitted: kill where none arrived, past half way, so both runs fit the same labels
