@@ -55,8 +55,16 @@ def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
         # same label, different settings: name the settings that differ, as few as tell the
         # curves apart (in name order), and how many more differ
         flat = [_flatten(groups[i][0]) for i in members]
+        # a top-level field some run predates tells nothing apart (see same_settings)
+        top = {n for i in members for n, v in groups[i][0].items() if not isinstance(v, dict)}
         differ = sorted(
-            {n for f in flat for n in f if len({str(g.get(n)) for g in flat}) > 1} - BOOKKEEPING
+            {
+                n
+                for f in flat
+                for n in f
+                if len({str(g.get(n)) for g in flat if n in g or n not in top}) > 1
+            }
+            - BOOKKEEPING
         )
         named = 1
         while named < len(differ) and len({_detail(f, differ[:named]) for f in flat}) < len(flat):

@@ -379,6 +379,22 @@ def test_plot_takes_bookkeeping_and_fields_a_run_predates_as_the_same_settings(t
     assert groups == [[tmp_path / "a", tmp_path / "b", tmp_path / "c"], [tmp_path / "d"]]
 
 
+def test_plot_labels_name_the_setting_that_differs_not_a_field_a_run_predates(tmp_path):
+    from rlhf_from_scratch.utils.plots import group_runs
+
+    base = dataclasses.asdict(default_config("ppo", "Hopper-v5", reward="preferences"))
+    older = {k: v for k, v in base.items() if k != "compile"}  # before the field existed
+    scaled = {**base, "preference_config": {**base["preference_config"], "scale_returns": True}}
+    for name, config in (("old", older), ("scaled", scaled)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(config))
+    labels = group_runs([tmp_path / "old", tmp_path / "scaled"])
+    assert set(labels) == {
+        "ppo Hopper-v5, 700 labels (random), scale_returns=default",
+        "ppo Hopper-v5, 700 labels (random), scale_returns=True",
+    }
+
+
 def test_mujoco_ppo_compiles_its_loss_by_default_and_only_ppo_can():
     config = default_config("ppo", "Hopper-v5")
     assert config.compile and "compile" not in config.algo_config  # how, not what: top level
