@@ -153,6 +153,12 @@ def test_every_algorithm_trains_on_r_hat(algo, tmp_path, monkeypatch):
     assert not torch.allclose(seen["r_hat"], seen["true"])  # the learner got r_hat
 
 
+def pendulum_ppo(**overrides):
+    """A short preference run of PPO on Pendulum: 2 envs, 200 steps each per update."""
+    settings = dict(num_envs=2, n_steps=200, seed=0, reward="preferences", eval_episodes=0)
+    return default_config("ppo", "Pendulum-v1", **{**settings, **overrides})
+
+
 @pytest.mark.parametrize("scale", [False, True])
 def test_r_hat_goes_through_the_return_scaling_only_when_asked(scale, tmp_path, monkeypatch):
     """--scale-returns: the algorithm gets r_hat / std(discounted r_hat return), the scaling the
@@ -175,19 +181,8 @@ def test_r_hat_goes_through_the_return_scaling_only_when_asked(scale, tmp_path, 
 
     monkeypatch.setattr(train_module.PreferenceLearner, "rewards", spy_rewards)
     monkeypatch.setattr(PPO, "estimate", spy_estimate)
-    config = default_config(
-        "ppo",
-        "Pendulum-v1",
-        num_envs=2,
-        n_steps=200,
-        total_steps=1200,
-        seed=0,
-        gamma=0.95,
-        reward="preferences",
-        labels=20,
-        eval_episodes=0,
-        normalize_reward=True,
-        scale_returns=scale,
+    config = pendulum_ppo(
+        total_steps=1200, gamma=0.95, labels=20, normalize_reward=True, scale_returns=scale
     )
     train(config, tmp_path)
     scaler = ReturnScaler(2, gamma=0.95)
@@ -199,18 +194,7 @@ def test_r_hat_goes_through_the_return_scaling_only_when_asked(scale, tmp_path, 
 
 
 def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
-    config = default_config(
-        "ppo",
-        "Pendulum-v1",
-        num_envs=2,
-        n_steps=200,
-        total_steps=1600,
-        seed=0,
-        reward="preferences",
-        labels=40,
-        eval_episodes=0,
-        checkpoint_every=1,
-    )
+    config = pendulum_ppo(total_steps=1600, labels=40, checkpoint_every=1)
 
     class Kill(Exception):
         pass
