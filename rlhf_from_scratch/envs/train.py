@@ -101,6 +101,11 @@ class TrainConfig:
                 "--absorbing needs episodes that end: with --fixed-length true no clip "
                 "shows an end; drop --fixed-length",
             )
+            check(
+                not self.preference_config.get("scale_returns") or self.normalize_reward,
+                "--scale-returns needs --normalize-reward (it puts r_hat through that scaling): "
+                "add --normalize-reward true or drop --scale-returns",
+            )
 
     @property
     def episodes_fixed_length(self) -> bool:
@@ -224,11 +229,9 @@ def clip_length(config: TrainConfig) -> int:
 
 
 def preference_return_scaler(config: TrainConfig, algo) -> ReturnScaler | None:
-    """The return scaling r_hat goes through (PreferenceConfig.scale_returns, applied where the
-    true reward would be scaled: --normalize-reward), or None."""
-    if config.reward != "preferences" or not config.normalize_reward:
-        return None
-    if not PreferenceConfig(**config.preference_config).scale_returns:
+    """The return scaling r_hat goes through with PreferenceConfig.scale_returns (which needs
+    --normalize-reward, checked in TrainConfig.validate), or None."""
+    if config.reward != "preferences" or not config.preference_config.get("scale_returns"):
         return None
     return ReturnScaler(config.num_envs, getattr(algo.config, "gamma", 0.99))
 

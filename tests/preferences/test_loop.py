@@ -294,6 +294,10 @@ def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
             dict(reward="preferences", absorbing=True, fixed_length=True),
             "--absorbing needs episodes that end",
         ),
+        (
+            dict(reward="preferences", scale_returns=True),
+            "--scale-returns needs --normalize-reward",
+        ),
     ],
 )
 def test_bad_preference_settings_are_refused(tmp_path, overrides, message):
