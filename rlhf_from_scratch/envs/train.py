@@ -104,7 +104,7 @@ class TrainConfig:
             check(
                 not self.preference_config.get("scale_returns") or self.normalize_reward,
                 "--scale-returns needs --normalize-reward (it puts r_hat through that scaling): "
-                "add --normalize-reward true or drop --scale-returns",
+                "add --normalize-reward or drop --scale-returns",
             )
 
     @property
