@@ -131,9 +131,15 @@ def run_train(args: argparse.Namespace) -> None:
     run_dir = args.run_dir or (
         f"runs/{args.algo}-{args.env.replace('/', '_')}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    bar = tqdm(total=config.total_steps, unit="step", disable=args.quiet, dynamic_ncols=True)
+    # made at the first update, so that settings refused while the run is built print no bar
+    bar = None
 
     def on_update(step: int, metrics: dict) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(
+                total=config.total_steps, unit="step", disable=args.quiet, dynamic_ncols=True
+            )
         bar.set_postfix(
             ret=f"{metrics.get('recent_return', float('nan')):.1f}",
             sps=f"{metrics['steps_per_second']:.0f}",
@@ -144,7 +150,8 @@ def run_train(args: argparse.Namespace) -> None:
     try:
         summary = train(config, run_dir, resume=args.resume, on_update=on_update)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     print(f"run directory: {run_dir}")
     keys = ("eval_return_mean", "eval_return_std", "steps", "wall_seconds", "steps_per_second")
     print("  ".join(f"{k}={summary[k]:.4g}" for k in keys if k in summary), file=sys.stdout)

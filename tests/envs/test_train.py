@@ -154,6 +154,21 @@ def test_mistakes_in_flags_get_one_clear_line(capsys, tmp_path, args, message):
     assert pytest.importorskip("re").search(message, err), err
 
 
+def test_settings_refused_while_the_run_is_built_print_no_progress_bar(capsys, tmp_path):
+    # refused inside train(), after the flags were read: the message must still be the only line
+    code, err = run_cli(
+        capsys,
+        "train",
+        "--run-dir",
+        str(tmp_path / "r"),
+        "--reward",
+        "preferences",
+        "--scale-returns",
+    )
+    assert code == 2 and err.startswith("rlhf: error: --scale-returns needs"), err
+    assert len(err.strip().splitlines()) == 1, err
+
+
 @pytest.mark.parametrize("word,value", [("false", False), ("true", True), ("No", False)])
 def test_an_optional_yes_no_flag_reads_the_word(tmp_path, word, value):
     # bool("false") is True: a plain type=bool would turn --fixed-length false into true
