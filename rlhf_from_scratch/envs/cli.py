@@ -131,15 +131,19 @@ def run_train(args: argparse.Namespace) -> None:
     run_dir = args.run_dir or (
         f"runs/{args.algo}-{args.env.replace('/', '_')}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    # made at the first update, so that settings refused while the run is built print no bar
-    bar = None
+    bar = None  # made once the run has passed its checks: a refused run prints only its message
+
+    def on_start(step: int) -> None:
+        nonlocal bar
+        bar = tqdm(
+            total=config.total_steps,
+            initial=step,
+            unit="step",
+            disable=args.quiet,
+            dynamic_ncols=True,
+        )
 
     def on_update(step: int, metrics: dict) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(
-                total=config.total_steps, unit="step", disable=args.quiet, dynamic_ncols=True
-            )
         bar.set_postfix(
             ret=f"{metrics.get('recent_return', float('nan')):.1f}",
             sps=f"{metrics['steps_per_second']:.0f}",
@@ -148,7 +152,7 @@ def run_train(args: argparse.Namespace) -> None:
         bar.update(min(step, config.total_steps) - bar.n)  # redraws at most ~10 times a second
 
     try:
-        summary = train(config, run_dir, resume=args.resume, on_update=on_update)
+        summary = train(config, run_dir, resume=args.resume, on_start=on_start, on_update=on_update)
     finally:
         if bar is not None:
             bar.close()

@@ -259,8 +259,12 @@ def train(
     run_dir: str,
     resume: bool = False,
     on_update: Callable[[int, dict], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> dict:
-    """Train, writing the run directory; returns the summary (also in summary.json)."""
+    """Train, writing the run directory; returns the summary (also in summary.json).
+
+    on_start(step) is called once the run has been built and checked (the step it starts from),
+    on_update(step, metrics) after every update."""
     torch.set_num_threads(config.torch_threads)
     set_seed(config.seed)
     envs, policy, algo, reward_transform, total_updates = build(config)
@@ -320,6 +324,8 @@ def train(
     episodes: list[tuple[float, int]] = []  # finished since the last metrics row
     logged_step = start_update * steps_per_update
     t0 = time.perf_counter()
+    if on_start is not None:
+        on_start(logged_step)
     if learner is not None and state is None:
         # The first labels (25% of the budget) are on clips of the untrained policy.
         warm_up_preferences(learner, collector, envs, steps_per_update, config.total_steps)

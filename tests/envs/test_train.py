@@ -300,10 +300,12 @@ def test_async_envs_train_and_resume(tmp_path):
         checkpoint_every=2,
         eval_episodes=1,
     )
-    train(config, tmp_path)
+    started = []  # the step each run starts from, as a progress bar is told
+    train(config, tmp_path, on_start=started.append)
     state = torch.load(sorted((tmp_path / "checkpoints").glob("*.pt"))[-1], weights_only=False)
     assert state["envs"] is None  # subprocess envs cannot be pickled: a resume restarts episodes
-    assert train(config, tmp_path, resume=True)["steps"] == 256
+    assert train(config, tmp_path, resume=True, on_start=started.append)["steps"] == 256
+    assert started == [0, 256]
 
 
 def test_plot_averages_runs_that_differ_only_in_the_seed(tmp_path, capsys):
