@@ -19,7 +19,7 @@ import torch
 from rlhf_from_scratch.algos.batch import Batch, Policy, masked_mean, normalize
 from rlhf_from_scratch.algos.common import (
     adam,
-    annealed_lr,
+    annealed,
     check_common,
     check_finite,
     clip_grad_norm,
@@ -68,7 +68,7 @@ class A2C:
 
     def update(self, batch: Batch, generator: torch.Generator | None = None) -> dict[str, float]:
         c = self.config
-        lr = annealed_lr(c.lr, self.updates, self.total_updates, c.anneal_lr)
+        lr = annealed(c.lr, self.updates, self.total_updates, c.anneal_lr)
         set_lr(self.optimizer, lr)
         dist = self.policy.distribution(batch)
         logp = dist.log_prob(batch.actions)

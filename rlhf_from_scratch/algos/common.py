@@ -70,11 +70,12 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def annealed_lr(lr: float, update: int, total_updates: int | None, anneal: bool) -> float:
-    """Linear annealing to 0 over the run (the 37 details of PPO), or a constant lr."""
+def annealed(value: float, update: int, total_updates: int | None, anneal: bool) -> float:
+    """A learning rate or a loss coefficient at `update`: annealed linearly to 0 over the run
+    (the 37 details of PPO, for the lr), or the constant `value`."""
     if not anneal or not total_updates:
-        return lr
-    return lr * max(0.0, 1.0 - update / total_updates)
+        return value
+    return value * max(0.0, 1.0 - update / total_updates)
 
 
 def adam(parameters: list[torch.nn.Parameter], lr: float, eps: float = 1e-8) -> FlatAdam:

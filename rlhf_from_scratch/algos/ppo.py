@@ -25,7 +25,7 @@ import torch
 from rlhf_from_scratch.algos.batch import Batch, Policy, masked_mean, normalize
 from rlhf_from_scratch.algos.common import (
     adam,
-    annealed_lr,
+    annealed,
     check_common,
     check_finite,
     compiled,
@@ -51,6 +51,7 @@ class PPOConfig:
     kl_target: float = 0.01  # d_targ of the KL-penalty variant
     vf_coef: float = 0.5  # c1
     ent_coef: float = 0.0  # c2
+    anneal_ent_coef: bool = False  # c2 linearly to 0 over the run, like the lr
     clip_value: bool = False
     max_grad_norm: float = 0.5
     normalize_advantages: bool = True
@@ -91,6 +92,9 @@ class PPO:
         self.optimizer = adam(params, lr=config.lr, eps=config.adam_eps)
         self.beta = config.kl_beta
         self.updates = 0
+        # c2 as a tensor, set in place before each update: the compiled loss reads it as an
+        # input, so annealing it does not recompile the loss.
+        self.ent_coef = torch.tensor(float(config.ent_coef), device=params[0].device)
         self.compiled_loss = compiled(self.loss, config.compile)
 
     def estimate(self, rewards, values, terminated, truncated, groups=None):
@@ -124,7 +128,7 @@ class PPO:
             c.clip if c.clip_value else None,
         )
         entropy = masked_mean(dist.entropy(), mb.mask)
-        loss = policy_loss + c.vf_coef * v_loss - c.ent_coef * entropy
+        loss = policy_loss + c.vf_coef * v_loss - self.ent_coef * entropy
         with torch.no_grad():  # for the logs only: no autograd graph
             stats = {
                 "policy_loss": policy_loss.detach(),
@@ -138,8 +142,10 @@ class PPO:
 
     def update(self, batch: Batch, generator: torch.Generator | None = None) -> dict[str, float]:
         c = self.config
-        lr = annealed_lr(c.lr, self.updates, self.total_updates, c.anneal_lr)
+        lr = annealed(c.lr, self.updates, self.total_updates, c.anneal_lr)
         set_lr(self.optimizer, lr)
+        ent_coef = annealed(c.ent_coef, self.updates, self.total_updates, c.anneal_ent_coef)
+        self.ent_coef.fill_(ent_coef)
         logged: list[dict[str, torch.Tensor]] = []  # averaged at the end: no GPU sync per step
         stopped_early = False
         for _epoch in range(c.n_epochs):
@@ -168,6 +174,8 @@ class PPO:
             elif metrics["approx_kl"] > c.kl_target * 1.5:
                 self.beta *= 2
             metrics["kl_beta"] = self.beta
+        if c.anneal_ent_coef:
+            metrics["ent_coef"] = ent_coef
         metrics.update(lr=lr, epochs_run=_epoch + 1, stopped_early=float(stopped_early))
         self.updates += 1
         return metrics

@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 import torch
 
@@ -94,6 +96,23 @@ def test_lr_is_annealed_linearly_to_zero(tiny):
     assert lrs == pytest.approx([1e-3, 7.5e-4, 5e-4, 2.5e-4])
 
 
+def test_the_entropy_bonus_can_be_annealed_linearly_to_zero(tiny):
+    TinyPolicy, make_batch = tiny
+    policy = TinyPolicy()
+    config = PPOConfig(ent_coef=0.01, anneal_ent_coef=True, n_epochs=1, n_minibatches=1)
+    algo = PPO(policy, config, total_updates=4)
+    coefs = [algo.update(make_batch(policy, n=8))["ent_coef"] for _ in range(4)]
+    assert coefs == pytest.approx([0.01, 0.0075, 0.005, 0.0025])
+    # The loss uses the coefficient of the current update: L = L(c2 = 0) - c2 H.
+    mb = make_batch(policy, n=8)
+    loss, stats = algo.loss(mb)
+    without, _ = PPO(policy, PPOConfig(ent_coef=0.0)).loss(mb)
+    assert loss.item() == pytest.approx(without.item() - 0.0025 * stats["entropy"].item())
+    constant = PPO(policy, PPOConfig(ent_coef=0.01, n_epochs=1, n_minibatches=1), total_updates=4)
+    assert "ent_coef" not in constant.update(make_batch(policy, n=8))
+    assert constant.ent_coef.item() == pytest.approx(0.01)
+
+
 @pytest.mark.parametrize(
     "bad", [dict(lr=0.0), dict(clip=0.0), dict(gamma=1.5), dict(lam=-0.1), dict(variant="trust")]
 )
@@ -161,6 +180,14 @@ def test_the_compiled_loss_is_the_eager_loss():
     assert torch.allclose(eager.loss(mb)[0], fast.compiled_loss(mb)[0], atol=1e-6)
     for a, b in zip(*grads, strict=True):
         assert torch.allclose(a, b, atol=1e-6)
+    # An annealed entropy coefficient is an input of the compiled loss: a new value is used
+    # at once, without recompiling (a recompile is refused here, and would surface as the
+    # fallback's warning, turned into an error).
+    eager.ent_coef.fill_(0.01)
+    fast.ent_coef.fill_(0.01)
+    with warnings.catch_warnings(), torch._dynamo.config.patch(error_on_recompile=True):
+        warnings.simplefilter("error")
+        assert torch.allclose(eager.loss(mb)[0], fast.compiled_loss(mb)[0], atol=1e-6)
 
 
 def test_a_loss_that_cannot_be_compiled_runs_eagerly(monkeypatch):
