@@ -5,7 +5,7 @@ Lectures: ../shared/seeds/001 (PPO loss = policy + c1 value + c2 entropy, GAE) a
     r_t(theta)  = pi_theta(a_t|s_t) / pi_theta_old(a_t|s_t)
     L^CLIP      = E_t[ min( r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t ) ]
     L^KLPEN     = E_t[ r_t A_t - beta KL[pi_old, pi_theta] ]   (beta adapted toward a target KL)
-    loss        = -L^POLICY + c1 L^VF - c2 H[pi_theta]
+    loss        = -L^POLICY + c1 L^VF - c2 H[pi_theta]   (c2 constant, or annealed to 0 like the lr)
 
 Pseudocode (per update):
     A, R = GAE(rewards, V_old)
