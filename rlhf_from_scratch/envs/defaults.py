@@ -173,10 +173,10 @@ def tuned_settings(algo: str, env_id: str) -> dict:
 # 2520 (Walker2d, seeds 1-4: 97% in the final evaluation, 59% in the last training episodes),
 # 700 labels each (benchmarks/preferences/{hopper,walker2d}/). r_hat is not return-scaled
 # (scale_returns off): scaled, 1400 labels on Hopper fell from 97% to 67% (seeds 1-5).
-# No entropy bonus for PPO: the paper's 0.01 lifted 1400 labels on Hopper to 94% but dropped
-# 700 labels to 86% (seeds 1-7) and true-reward PPO to 77% (seeds 1-4); annealed to 0 over the
-# run (--anneal-ent-coef) it gave 1400 labels 64%. The family's PPO lr stays too: half of it
-# (1.5e-4) gave 1400 labels on Hopper 78% (seeds 1-7).
+# No entropy bonus for PPO: the paper's 0.01 lifted 1400 labels on Hopper to 94% (83% on fresh
+# seeds 8-14) but dropped 700 labels to 86% (seeds 1-7) and true-reward PPO to 77% (seeds 1-4);
+# annealed to 0 over the run (--anneal-ent-coef) it gave 1400 labels 64%. The family's PPO lr
+# stays too: half of it (1.5e-4) gave 1400 labels on Hopper 78% (seeds 1-7).
 # Applied as a whole, for any algorithm, unless the run sets --fixed-length, --absorbing or
 # --rm-target-mean itself.
 PREFERENCE_TUNED: dict[str, dict] = {
