@@ -244,7 +244,13 @@ class RewardEnsemble(nn.Module):
 
     @torch.no_grad()
     def evaluate(self, labelled) -> dict[str, float]:
-        """Held-out loss and accuracy (on pairs that are not ties) of the ensemble."""
+        """Held-out loss and accuracy (on pairs that are not ties) of the ensemble.
+
+        `labelled` comes in the order the labels were given, so its newest quarter are clips of
+        the policy as it is now. `rm_val_accuracy_recent` is the accuracy there: the accuracy
+        over all held-out pairs is mostly the early, easy ones (a falling hopper against a
+        standing one) and stays high when the model no longer ranks what the policy does now.
+        """
         self.eval()
         firsts = [a for _, a, _, _ in labelled]
         seconds = [b for _, _, b, _ in labelled]
@@ -255,14 +261,19 @@ class RewardEnsemble(nn.Module):
         r2 = torch.stack(
             [self._segment_returns(m, seconds) / m.out_std for m in self.members]
         ).mean(0)
-        decided = mu != 0.5
-        accuracy = (
-            ((r1 > r2).float() == mu)[decided].float().mean().item()
-            if decided.any()
-            else float("nan")
-        )
+        newest = slice(len(labelled) - math.ceil(len(labelled) / 4), None)
         return {
             "rm_val_loss": bradley_terry_loss(r1, r2, mu.to(r1.dtype), eps=self.config.eps).item(),
-            "rm_val_accuracy": accuracy,
+            "rm_val_accuracy": accuracy(r1, r2, mu),
+            "rm_val_accuracy_recent": accuracy(r1[newest], r2[newest], mu[newest]),
             "rm_val_pairs": len(labelled),
         }
+
+
+def accuracy(r1: torch.Tensor, r2: torch.Tensor, mu: torch.Tensor) -> float:
+    """How often the clip with the larger predicted return is the preferred one (ties left out;
+    NaN when every pair is a tie)."""
+    decided = mu != 0.5
+    if not decided.any():
+        return float("nan")
+    return ((r1 > r2).float() == mu)[decided].float().mean().item()

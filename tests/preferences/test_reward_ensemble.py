@@ -3,7 +3,11 @@ import pytest
 import torch
 
 from rlhf_from_scratch.preferences.query import labels_wanted, select_pairs
-from rlhf_from_scratch.preferences.reward_model import RewardEnsemble, RewardModelConfig
+from rlhf_from_scratch.preferences.reward_model import (
+    RewardEnsemble,
+    RewardModelConfig,
+    accuracy,
+)
 from rlhf_from_scratch.preferences.segments import (
     Segment,
     SegmentPool,
@@ -43,6 +47,33 @@ def test_the_ensemble_recovers_a_known_linear_reward():
     assert np.corrcoef(r_hat, r_true)[0, 1] > 0.9
     # normalised over the recent clips: mean ~0, std ~1
     assert abs(r_hat.mean()) < 0.3 and 0.7 < r_hat.std() < 1.3
+
+
+def test_accuracy_leaves_ties_out():
+    r1, r2 = torch.tensor([1.0, 0.0, 2.0, 3.0]), torch.tensor([0.0, 1.0, 2.0, 1.0])
+    # pair 1 right, pair 2 wrong (clip 1 was preferred), pair 3 a tie, pair 4 right (mu = 1)
+    assert accuracy(r1, r2, torch.tensor([1.0, 1.0, 0.5, 1.0])) == pytest.approx(2 / 3)
+    assert np.isnan(accuracy(r1, r2, torch.full((4,), 0.5)))
+
+
+def test_recent_accuracy_is_the_newest_quarter_of_the_held_out_pairs():
+    """A model that ranks old clips right and the newest ones wrong (drift): the accuracy over
+    all held-out pairs hides it, the newest quarter's shows it."""
+    rng = np.random.default_rng(2)
+    teacher = Teacher(seed=0)
+    labelled = []
+    for i in range(300):
+        a, b = random_clip(rng), random_clip(rng)
+        labelled.append((i, a, b, teacher.label(a.true_rewards, b.true_rewards)))
+    ensemble = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(epochs=30, lr=3e-3), seed=0)
+    ensemble.fit(labelled, [random_clip(rng) for _ in range(50)])
+    honest = ensemble.evaluate(labelled)
+    assert honest["rm_val_accuracy_recent"] > 0.85
+    # the newest 75 labels (a quarter) say the opposite of what the model learned
+    drifted = labelled[:225] + [(i, a, b, 1.0 - mu) for i, a, b, mu in labelled[225:]]
+    metrics = ensemble.evaluate(drifted)
+    assert metrics["rm_val_accuracy_recent"] < 0.15
+    assert metrics["rm_val_accuracy"] > 0.6  # still looks fine over all the pairs
 
 
 def test_members_differ_so_that_disagreement_means_something():

@@ -1,0 +1,106 @@
+"""Has a preference run's reward model drifted? Its final ensemble on the labels, oldest to newest.
+
+    python scripts/reward_model_drift.py RUN_DIR [RUN_DIR ...]
+
+For each run (its newest checkpoint and its preference store), a markdown row: the held-out
+pairs split by the order they were labelled into quarters, and for each quarter the ensemble's
+accuracy and the correlation of r_hat with the true reward per step on that quarter's clips;
+then the same two on the pool of newest clips (random pairs from it, labelled by which clip has
+the larger true return, as the deterministic oracle would). The accuracy over all held-out pairs
+(`rm_val_accuracy`) is mostly the early, easy pairs; a model that ranks the first quarter well
+and the pool badly no longer tracks what the policy does now. Runs made since
+`rm_val_accuracy_recent` is logged show the newest quarter at every update; this reads runs
+made before, from their checkpoints. The true reward is read only to measure, as in training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlhf_from_scratch.envs.train import TrainConfig, build, build_preference_learner
+from rlhf_from_scratch.preferences.loop import pearson
+from rlhf_from_scratch.utils.errors import ConfigError
+
+
+def step_correlation(ensemble, clips) -> float:
+    """corr(r_hat, r) over the steps of the clips (the steps before an episode's end)."""
+    keep = [c.alive() for c in clips]
+    obs = torch.as_tensor(np.concatenate([c.obs[k] for c, k in zip(clips, keep)]))
+    actions = torch.as_tensor(np.concatenate([c.actions[k] for c, k in zip(clips, keep)]))
+    true = torch.as_tensor(np.concatenate([c.true_rewards[k] for c, k in zip(clips, keep)]))
+    return pearson(ensemble.reward(obs, actions), true)
+
+
+def oracle_pairs(clips, n: int, rng) -> list:
+    """n random pairs of the clips as (id, clip, clip, mu), mu from the larger true return."""
+    pairs = []
+    for _ in range(n):
+        i, j = rng.choice(len(clips), size=2, replace=False)
+        a, b = clips[i], clips[j]
+        ra, rb = a.true_rewards.sum(), b.true_rewards.sum()
+        pairs.append((i, a, b, 1.0 if ra > rb else 0.0 if rb > ra else 0.5))
+    return pairs
+
+
+def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        raise ConfigError(f"'{run_dir}' is not a run directory (no config.json)")
+    config = TrainConfig(**json.loads(config_path.read_text()))
+    if config.reward != "preferences":
+        raise ConfigError(f"'{run_dir}' learned from the {config.reward!r} reward, not preferences")
+    checkpoints = sorted((run_dir / "checkpoints").glob("*.pt"))
+    if not checkpoints:
+        raise ConfigError(f"'{run_dir}' has no checkpoint to read the reward model from")
+    state = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)
+    envs, *_ = build(config)
+    learner = build_preference_learner(config, envs, run_dir)
+    envs.close()
+    learner.load_state_dict(state["learner"])
+    ensemble, labelled = learner.ensemble, learner.store.segment_pairs()
+    learner.store.close()
+    if not labelled:
+        raise ConfigError(f"'{run_dir}': its preference store holds no labels")
+    row = {"run": run_dir.name, "step": int(state["step"]), "labels": len(labelled)}
+    held_out = [pair for pair in labelled if pair[0] in ensemble.val_ids]
+    # quarters oldest to newest; the newest is the last ceil(n / 4) pairs, as in training's
+    # rm_val_accuracy_recent, so the two agree on a run that logged it
+    parts = [np.sort(p) for p in np.array_split(np.arange(len(held_out))[::-1], 4)][::-1]
+    for quarter, part in enumerate(parts, start=1):
+        pairs = [held_out[i] for i in part]
+        if not pairs:  # fewer than four held-out pairs
+            row[f"acc_q{quarter}"] = row[f"corr_q{quarter}"] = float("nan")
+            continue
+        row[f"acc_q{quarter}"] = ensemble.evaluate(pairs)["rm_val_accuracy"]
+        row[f"corr_q{quarter}"] = step_correlation(
+            ensemble, [c for _, a, b, _ in pairs for c in (a, b)]
+        )
+    pool = learner.pool.segments
+    pairs = oracle_pairs(pool, pool_pairs, np.random.default_rng(seed))
+    row["acc_pool"] = ensemble.evaluate(pairs)["rm_val_accuracy"]
+    row["corr_pool"] = step_correlation(ensemble, pool)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="preference run directories")
+    parser.add_argument("--pool-pairs", type=int, default=2000, help="pairs drawn from the pool")
+    args = parser.parse_args()
+    quarters = " | ".join(f"q{q} acc / corr" for q in range(1, 5))
+    print(f"| run | step | labels | held-out {quarters} | pool acc / corr |")
+    print("|---|---|---|" + "---|" * 5)
+    for run_dir in args.runs:
+        r = drift(run_dir, args.pool_pairs)
+        cells = [f"{r[f'acc_{k}']:.3f} / {r[f'corr_{k}']:.2f}" for k in ("q1", "q2", "q3", "q4")]
+        cells.append(f"{r['acc_pool']:.3f} / {r['corr_pool']:.2f}")
+        print(f"| {r['run']} | {r['step']} | {r['labels']} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
