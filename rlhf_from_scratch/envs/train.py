@@ -102,6 +102,13 @@ class TrainConfig:
                 "shows an end; drop --fixed-length",
             )
             check(
+                not (self.preference_config.get("rm_target_mean") and self.episodes_fixed_length),
+                "--rm-target-mean adds an alive bonus, which changes nothing when every episode "
+                "runs to the time limit, as these do (fixed-length episodes: the default for "
+                "preference runs, and naming --rm-target-mean replaces a per-env recipe such as "
+                "Hopper's): add --fixed-length false",
+            )
+            check(
                 not self.preference_config.get("scale_returns") or self.normalize_reward,
                 "--scale-returns needs --normalize-reward (it puts r_hat through that scaling): "
                 "add --normalize-reward or drop --scale-returns",

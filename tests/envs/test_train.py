@@ -338,6 +338,15 @@ def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_t
         config = default_config("ppo", "Hopper-v5", reward="preferences", **own)
         assert config.preference_config.get("rm_target_mean", 0.0) == own.get("rm_target_mean", 0.0)
         assert config.fixed_length == own.get("fixed_length")
+    # a bonus of its own keeps the recipe's termination only if the run says so: a bonus on
+    # fixed-length episodes would change nothing, and is refused
+    with pytest.raises(ConfigError, match="add --fixed-length false"):
+        default_config("ppo", "Hopper-v5", reward="preferences", rm_target_mean=9.0).validate()
+    own = default_config(
+        "ppo", "Hopper-v5", reward="preferences", rm_target_mean=9.0, fixed_length=False
+    )
+    own.validate()
+    assert own.preference_config["rm_target_mean"] == 9.0
     family = default_config("ppo", "Hopper-v5", reward="preferences", family_defaults=True)
     assert family.fixed_length is None and "rm_target_mean" not in family.preference_config
     cheetah = default_config("ppo", "HalfCheetah-v5", reward="preferences")

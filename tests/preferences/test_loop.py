@@ -298,6 +298,7 @@ def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
             dict(reward="preferences", scale_returns=True),
             "--scale-returns needs --normalize-reward",
         ),
+        (dict(reward="preferences", rm_target_mean=6.0), "add --fixed-length false"),
     ],
 )
 def test_bad_preference_settings_are_refused(tmp_path, overrides, message):
