@@ -29,15 +29,21 @@ def random_clip(rng) -> Segment:
     )
 
 
-def test_the_ensemble_recovers_a_known_linear_reward():
-    rng = np.random.default_rng(0)
+def fitted_on_the_linear_reward(n_pairs: int, rng) -> tuple[RewardEnsemble, list, dict]:
+    """An ensemble fitted to n_pairs oracle labels of the hidden linear reward."""
     teacher = Teacher(seed=0)
     labelled = []
-    for i in range(400):
+    for i in range(n_pairs):
         a, b = random_clip(rng), random_clip(rng)
         labelled.append((i, a, b, teacher.label(a.true_rewards, b.true_rewards)))
     ensemble = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(epochs=30, lr=3e-3), seed=0)
     metrics = ensemble.fit(labelled, [random_clip(rng) for _ in range(50)])
+    return ensemble, labelled, metrics
+
+
+def test_the_ensemble_recovers_a_known_linear_reward():
+    rng = np.random.default_rng(0)
+    ensemble, _, metrics = fitted_on_the_linear_reward(400, rng)
     assert metrics["rm_val_accuracy"] > 0.9
     fresh = [random_clip(rng) for _ in range(200)]
     obs = torch.as_tensor(np.concatenate([c.obs for c in fresh]))
@@ -59,14 +65,7 @@ def test_accuracy_leaves_ties_out():
 def test_recent_accuracy_is_the_newest_quarter_of_the_held_out_pairs():
     """A model that ranks old clips right and the newest ones wrong (drift): the accuracy over
     all held-out pairs hides it, the newest quarter's shows it."""
-    rng = np.random.default_rng(2)
-    teacher = Teacher(seed=0)
-    labelled = []
-    for i in range(300):
-        a, b = random_clip(rng), random_clip(rng)
-        labelled.append((i, a, b, teacher.label(a.true_rewards, b.true_rewards)))
-    ensemble = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(epochs=30, lr=3e-3), seed=0)
-    ensemble.fit(labelled, [random_clip(rng) for _ in range(50)])
+    ensemble, labelled, _ = fitted_on_the_linear_reward(300, np.random.default_rng(2))
     honest = ensemble.evaluate(labelled)
     assert honest["rm_val_accuracy_recent"] > 0.85
     # the newest 75 labels (a quarter) say the opposite of what the model learned
