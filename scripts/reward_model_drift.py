@@ -6,11 +6,12 @@ For each run (its newest checkpoint and its preference store), a markdown row: t
 pairs split by the order they were labelled into quarters, and for each quarter the ensemble's
 accuracy and the correlation of r_hat with the true reward per step on that quarter's clips;
 then the same two on the pool of newest clips (random pairs from it, labelled by which clip has
-the larger true return, as the deterministic oracle would). The accuracy over all held-out pairs
-(`rm_val_accuracy`) is mostly the early, easy pairs; a model that ranks the first quarter well
-and the pool badly no longer tracks what the policy does now. Runs made since
-`rm_val_accuracy_recent` is logged show the newest quarter at every update; this reads runs
-made before, from their checkpoints. The true reward is read only to measure, as in training.
+the larger true return, as the deterministic oracle would); then the run's final evaluation
+return. The accuracy over all held-out pairs (`rm_val_accuracy`) is mostly the early, easy
+pairs; a model that ranks the first quarter well and the pool badly no longer tracks what the
+policy does now. Runs made since `rm_val_accuracy_recent` is logged show the newest quarter at
+every update; this reads runs made before, from their checkpoints. The true reward is read only
+to measure, as in training.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
     if not labelled:
         raise ConfigError(f"'{run_dir}': its preference store holds no labels")
     row = {"run": run_dir.name, "step": int(state["step"]), "labels": len(labelled)}
+    summary = run_dir / "summary.json"  # a finished run: its final evaluation, for comparison
+    row["eval_return"] = (
+        json.loads(summary.read_text()).get("eval_return_mean") if summary.exists() else None
+    )
     held_out = [pair for pair in labelled if pair[0] in ensemble.val_ids]
     # quarters oldest to newest; the newest is the last ceil(n / 4) pairs, as in training's
     # rm_val_accuracy_recent, so the two agree on a run that logged it
@@ -93,12 +98,13 @@ def main() -> None:
     parser.add_argument("--pool-pairs", type=int, default=2000, help="pairs drawn from the pool")
     args = parser.parse_args()
     quarters = " | ".join(f"q{q} acc / corr" for q in range(1, 5))
-    print(f"| run | step | labels | held-out {quarters} | pool acc / corr |")
-    print("|---|---|---|" + "---|" * 5)
+    print(f"| run | step | labels | held-out {quarters} | pool acc / corr | eval return |")
+    print("|---|---|---|" + "---|" * 6)
     for run_dir in args.runs:
         r = drift(run_dir, args.pool_pairs)
         cells = [f"{r[f'acc_{k}']:.3f} / {r[f'corr_{k}']:.2f}" for k in ("q1", "q2", "q3", "q4")]
         cells.append(f"{r['acc_pool']:.3f} / {r['corr_pool']:.2f}")
+        cells.append("-" if r["eval_return"] is None else f"{r['eval_return']:.0f}")
         print(f"| {r['run']} | {r['step']} | {r['labels']} | " + " | ".join(cells) + " |")
 
 

@@ -24,6 +24,7 @@ def test_the_newest_quarter_read_back_is_the_one_training_logged(tmp_path):
     last = read_metrics(tmp_path)[-1]
     row = reward_model_drift.drift(tmp_path, pool_pairs=200)
     assert row["labels"] == 60 and row["step"] == 2400
+    assert row["eval_return"] is None  # no evaluation in this run (eval_episodes=0)
     assert row["acc_q4"] == pytest.approx(last["rm_val_accuracy_recent"])
     assert all(0 <= row[k] <= 1 for k in ("acc_q1", "acc_q2", "acc_q3", "acc_pool"))
     assert all(-1 <= row[f"corr_{k}"] <= 1 for k in ("q1", "q2", "q3", "q4", "pool"))
@@ -37,7 +38,7 @@ def test_the_newest_quarter_read_back_is_the_one_training_logged(tmp_path):
 
 
 def test_rows_are_printed_as_a_markdown_table(tmp_path, capsys, monkeypatch):
-    row = {"run": "r", "step": 1, "labels": 2}
+    row = {"run": "r", "step": 1, "labels": 2, "eval_return": 3001.4}
     row.update({f"acc_{k}": 0.5 for k in ("q1", "q2", "q3", "q4", "pool")})
     row.update({f"corr_{k}": np.nan for k in ("q1", "q2", "q3", "q4", "pool")})
     monkeypatch.setattr(reward_model_drift, "drift", lambda run_dir, pool_pairs: row)
@@ -45,3 +46,4 @@ def test_rows_are_printed_as_a_markdown_table(tmp_path, capsys, monkeypatch):
     reward_model_drift.main()
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and lines[2].startswith("| r | 1 | 2 | 0.500 / nan |")
+    assert lines[2].endswith("| 0.500 / nan | 3001 |")
