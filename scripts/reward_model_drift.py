@@ -58,6 +58,9 @@ def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
     checkpoints = sorted((run_dir / "checkpoints").glob("*.pt"))
     if not checkpoints:
         raise ConfigError(f"'{run_dir}' has no checkpoint to read the reward model from")
+    store = Path(config.preference_config.get("preference_store") or run_dir / "preferences.sqlite")
+    if not store.exists():  # checked here: opening a store that is not there would make one
+        raise ConfigError(f"'{run_dir}' has no preference store ({store}) to read the labels from")
     state = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)
     envs, *_ = build(config)
     learner = build_preference_learner(config, envs, run_dir)

@@ -246,8 +246,8 @@ class RewardEnsemble(nn.Module):
     def evaluate(self, labelled) -> dict[str, float]:
         """Held-out loss and accuracy (on pairs that are not ties) of the ensemble.
 
-        `labelled` comes in the order the labels were given, so its newest quarter are clips of
-        the policy as it is now. `rm_val_accuracy_recent` is the accuracy there: the accuracy
+        `labelled` comes in the order the labels were given, so its newest quarter holds clips
+        of the recent policies. `rm_val_accuracy_recent` is the accuracy there: the accuracy
         over all held-out pairs is mostly the early, easy ones (a falling hopper against a
         standing one) and stays high when the model no longer ranks what the policy does now.
         """

@@ -35,6 +35,10 @@ def test_the_newest_quarter_read_back_is_the_one_training_logged(tmp_path):
         reward_model_drift.drift(true_reward)
     with pytest.raises(ConfigError, match="not a run directory"):
         reward_model_drift.drift(tmp_path / "nowhere")
+    (tmp_path / "preferences.sqlite").unlink()
+    with pytest.raises(ConfigError, match="no preference store"):
+        reward_model_drift.drift(tmp_path)
+    assert not (tmp_path / "preferences.sqlite").exists()  # and none made by looking
 
 
 def test_rows_are_printed_as_a_markdown_table(tmp_path, capsys, monkeypatch):
