@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlhf_from_scratch.envs.train import TrainConfig, build, build_preference_learner
+from rlhf_from_scratch.envs import make
+from rlhf_from_scratch.envs.train import TrainConfig, build_preference_learner
 from rlhf_from_scratch.preferences.loop import pearson
 from rlhf_from_scratch.utils.errors import ConfigError
 
@@ -62,7 +63,7 @@ def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
     if not store.exists():  # checked here: opening a store that is not there would make one
         raise ConfigError(f"'{run_dir}' has no preference store ({store}) to read the labels from")
     state = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)
-    envs, *_ = build(config)
+    envs = make.make_vec_env(config.env, 1, config.seed)  # for its spaces only
     learner = build_preference_learner(config, envs, run_dir)
     envs.close()
     learner.load_state_dict(state["learner"])
