@@ -59,6 +59,8 @@ class PreferenceConfig:
     # reward does. Off: on Hopper it made 1400 labels worse, 67% of RL against 97%
     # (benchmarks/preferences/hopper)
     scale_returns: bool = False
+    # r_hat = mean - lambda std over the members: pays less where they disagree (see reward_model)
+    rm_uncertainty_penalty: float = 0.0
 
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
@@ -68,6 +70,7 @@ class PreferenceConfig:
         if self.labeler not in PRESETS:
             raise unknown("labeler", self.labeler, PRESETS)
         check(0 <= self.initial_fraction <= 1, "initial_fraction must be in [0, 1]")
+        self.reward_model().validate()
 
     def reward_model(self) -> RewardModelConfig:
         return RewardModelConfig(
@@ -79,6 +82,7 @@ class PreferenceConfig:
             target_std=self.rm_target_std,
             target_mean=self.rm_target_mean,
             absorbing=self.absorbing,
+            uncertainty_penalty=self.rm_uncertainty_penalty,
         )
 
 
@@ -201,7 +205,7 @@ class PreferenceLearner:
         T, N = rollout.mask.shape
         obs, actions = raw_obs.flatten(0, 1), rollout.actions.flatten(0, 1)
         members = self.ensemble.member_rewards(obs, actions)  # [M, T*N]
-        r_hat = members.mean(0).view(T, N) * rollout.mask
+        r_hat = self.ensemble.combine(members).view(T, N) * rollout.mask
         real = rollout.mask.flatten() > 0
         metrics = {
             "rm_true_corr": pearson(r_hat.flatten()[real], rollout.true_rewards.flatten()[real]),

@@ -56,12 +56,25 @@ class RewardModelConfig:
     target_mean: float = 0.0
     absorbing: bool = False  # learn r_abs, the reward after an episode's end (see above)
     val_fraction: float = 1 / math.e
+    # lambda in r_hat = mean_k r_k - lambda std_k r_k: a lower confidence bound that pays less
+    # where the members disagree, i.e. where the labels have not pinned the reward down and a
+    # policy could exploit the error (uncertainty-weighted optimisation, Coste et al. 2023)
+    uncertainty_penalty: float = 0.0
 
     def validate(self) -> None:
         check_positive("reward-model members", self.members)
         check(0 <= self.dropout < 1, f"reward-model dropout must be in [0, 1), got {self.dropout}")
         check(0 <= self.eps < 1, f"reward-model eps must be in [0, 1), got {self.eps}")
         check_positive("reward-model lr", self.lr)
+        check(
+            self.uncertainty_penalty >= 0,
+            f"the uncertainty penalty must be >= 0, got {self.uncertainty_penalty}",
+        )
+        check(
+            self.uncertainty_penalty == 0 or self.members > 1,
+            "the uncertainty penalty is the spread of the ensemble's members: it needs at least "
+            f"2 members, got {self.members} (raise --rm-members or drop the penalty)",
+        )
 
 
 class RewardNet(nn.Module):
@@ -133,12 +146,20 @@ class RewardEnsemble(nn.Module):
             ]
         )
 
+    def combine(self, members: torch.Tensor) -> torch.Tensor:
+        """r_hat from the members' rewards [members, B]: their mean, less lambda times their
+        standard deviation when an uncertainty penalty is set. [B]"""
+        r_hat = members.mean(0)
+        if self.config.uncertainty_penalty:
+            r_hat = r_hat - self.config.uncertainty_penalty * members.std(0)
+        return r_hat
+
     @torch.no_grad()
     def reward(self, obs: torch.Tensor, actions: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-        """r_hat(o, a): the mean of the normalised members, what the learner is given. [B]"""
+        """r_hat(o, a): the normalised members combined, what the learner is given. [B]"""
         self.eval()
         out = [
-            self.member_rewards(obs[i : i + chunk], actions[i : i + chunk]).mean(0)
+            self.combine(self.member_rewards(obs[i : i + chunk], actions[i : i + chunk]))
             for i in range(0, len(obs), chunk)
         ]
         return torch.cat(out) if out else torch.zeros(0)

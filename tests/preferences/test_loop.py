@@ -193,6 +193,36 @@ def test_r_hat_goes_through_the_return_scaling_only_when_asked(scale, tmp_path, 
     assert scale == (not np.allclose(seen[-1][0], seen[-1][3]))
 
 
+def test_the_learner_gets_the_penalised_r_hat(tmp_path, monkeypatch):
+    """--rm-uncertainty-penalty lambda: the algorithm is given mean - lambda std of the members."""
+    import rlhf_from_scratch.envs.train as train_module
+    from rlhf_from_scratch.algos.ppo import PPO
+
+    seen = []
+    rewards, estimate = train_module.PreferenceLearner.rewards, PPO.estimate
+
+    def spy_rewards(self, rollout, raw_obs):
+        members = self.ensemble.member_rewards(raw_obs.flatten(0, 1), rollout.actions.flatten(0, 1))
+        want = members.mean(0) - 1.5 * members.std(0)
+        seen.append([want.view(rollout.mask.shape) * rollout.mask])
+        return rewards(self, rollout, raw_obs)
+
+    def spy_estimate(self, given, *args, **kwargs):
+        seen[-1].append(given.clone())
+        return estimate(self, given, *args, **kwargs)
+
+    monkeypatch.setattr(train_module.PreferenceLearner, "rewards", spy_rewards)
+    monkeypatch.setattr(PPO, "estimate", spy_estimate)
+    train(pendulum_ppo(total_steps=800, labels=20, rm_uncertainty_penalty=1.5), tmp_path)
+    assert len(seen) == 2
+    for want, given in seen:
+        torch.testing.assert_close(given, want, rtol=1e-5, atol=1e-5)
+    # each member is normalised to mean 0, so the penalty shows as a negative mean reward
+    assert all(
+        row["rm_reward_mean"] < -0.01 for row in read_metrics(tmp_path) if "rm_reward_mean" in row
+    )
+
+
 def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
     config = pendulum_ppo(total_steps=1600, labels=40, checkpoint_every=1)
 
@@ -299,6 +329,11 @@ def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
             "--scale-returns needs --normalize-reward",
         ),
         (dict(reward="preferences", rm_target_mean=6.0), "add --fixed-length false"),
+        (dict(reward="preferences", rm_uncertainty_penalty=-0.5), "penalty must be >= 0"),
+        (
+            dict(reward="preferences", rm_uncertainty_penalty=1.0, rm_members=1),
+            "raise --rm-members or drop the penalty",
+        ),
     ],
 )
 def test_bad_preference_settings_are_refused(tmp_path, overrides, message):

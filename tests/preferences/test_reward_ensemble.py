@@ -107,6 +107,37 @@ def test_target_mean_shifts_every_reward_the_learner_gets():
     assert abs(shifted.reward(obs, act).mean().item() - 1.5) < 1e-4
 
 
+def test_uncertainty_penalty_pays_less_where_the_members_disagree():
+    # r_hat = mean_k r_k - lambda std_k r_k, the lower confidence bound of the ensemble
+    rng = np.random.default_rng(3)
+    ensemble, _, _ = fitted_on_the_linear_reward(60, rng)
+    fresh = [random_clip(rng) for _ in range(20)]
+    obs = torch.as_tensor(np.concatenate([c.obs for c in fresh]))
+    act = torch.as_tensor(np.concatenate([c.actions for c in fresh]))
+    members = ensemble.member_rewards(obs, act).detach()
+    spread = members.std(0)
+    assert spread.min() > 0  # bootstrap members disagree, so the penalty has something to read
+    plain = ensemble.reward(obs, act)
+    assert torch.allclose(plain, members.mean(0), atol=1e-6)
+    ensemble.config.uncertainty_penalty = 2.0
+    cautious = ensemble.reward(obs, act)
+    assert torch.allclose(cautious, members.mean(0) - 2.0 * spread, atol=1e-5)
+    # the step the members disagree on most loses the most
+    assert (plain - cautious).argmax() == spread.argmax()
+
+
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        (dict(uncertainty_penalty=-1.0), "uncertainty penalty must be >= 0"),
+        (dict(uncertainty_penalty=1.0, members=1), "needs at least 2 members"),
+    ],
+)
+def test_bad_uncertainty_penalty_is_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        RewardModelConfig(**settings).validate()
+
+
 def test_label_schedule_starts_at_a_quarter_and_ends_at_the_budget():
     assert labels_wanted(0, 700, 1_000_000) == 175
     wanted = [labels_wanted(t, 700, 1_000_000) for t in range(0, 1_000_001, 50_000)]
