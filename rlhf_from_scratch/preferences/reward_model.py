@@ -58,7 +58,8 @@ class RewardModelConfig:
     val_fraction: float = 1 / math.e
     # lambda in r_hat = mean_k r_k - lambda std_k r_k: a lower confidence bound that pays less
     # where the members disagree, i.e. where the labels have not pinned the reward down and a
-    # policy could exploit the error (uncertainty-weighted optimisation, Coste et al. 2023)
+    # policy could exploit the error. (Coste et al. 2023's uncertainty-weighted optimisation
+    # subtracts lambda times the variance; the std keeps lambda in units of r_hat's std.)
     uncertainty_penalty: float = 0.0
 
     def validate(self) -> None:
