@@ -28,7 +28,7 @@ from rlhf_from_scratch.utils.errors import check_positive
 class BCConfig:
     # On 1000 CartPole states of a demonstrator, 100 epochs at 3e-3 balanced for 500 steps on
     # every evaluation episode; 20 epochs at 1e-3 matched 75% of its actions and fell within
-    # 61-239 steps (measured while writing this; notebook 000 section 5)
+    # 61-239 steps (measured while writing this; notebook 000 section 6)
     lr: float = 3e-3
     epochs: int = 100
     n_minibatches: int = 4
