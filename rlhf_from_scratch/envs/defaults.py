@@ -177,7 +177,8 @@ def tuned_settings(algo: str, env_id: str) -> dict:
 # seeds 8-14) but dropped 700 labels to 86% (seeds 1-7) and true-reward PPO to 77% (seeds 1-4);
 # annealed to 0 over the run (--anneal-ent-coef) it gave 1400 labels 64%. The family's PPO lr
 # stays too: half of it (1.5e-4) gave 1400 labels on Hopper 78% (seeds 1-7). The bonus stays 6:
-# 9 with ent 0.01 gave 1400 labels 97% on fresh seeds 15-21, not run at 700 labels.
+# 9 with ent 0.01 gave 1400 labels 97% on fresh seeds 15-21, and 97% again on seeds 22-28 with
+# --rm-uncertainty-penalty 1; neither run at 700 labels.
 # Applied as a whole, for any algorithm, unless the run sets --fixed-length, --absorbing or
 # --rm-target-mean itself (a bonus of its own then needs --fixed-length false: refused without).
 PREFERENCE_TUNED: dict[str, dict] = {
