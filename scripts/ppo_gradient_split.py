@@ -50,14 +50,17 @@ def summarise(update: int, rows: np.ndarray) -> dict:
 
 def record(out_dir: Path, train_flags: list[str]) -> list[dict]:
     """Train with the flags, patched to record every minibatch; returns one summary per update."""
-    names: dict[int, str] = {}
+    critic: set[int] = set()  # ids of the value function's parameters
     rows: list[list[float]] = []
     summaries: list[dict] = []
     update, clip = ppo.PPO.update, common.FlatAdam.clip_grad_norm
     log = (out_dir / "gradient_split.jsonl").open("w")
 
     def recording_update(self, batch, generator=None):
-        names.update({id(p): name for name, p in self.policy.named_parameters()})
+        if not critic:
+            critic.update(
+                id(p) for n, p in self.policy.named_parameters() if n.startswith("critic")
+            )
         rows.clear()
         metrics = update(self, batch, generator)
         summaries.append(summarise(self.updates, np.array(rows)))
@@ -68,7 +71,7 @@ def record(out_dir: Path, train_flags: list[str]) -> list[dict]:
     def recording_clip(self, max_norm):
         squares = {"policy": 0.0, "value": 0.0}
         for p in self.params:
-            part = "value" if names.get(id(p), "").startswith("critic") else "policy"
+            part = "value" if id(p) in critic else "policy"
             squares[part] += float(p.grad.pow(2).sum())
         norm = clip(self, max_norm)
         factor = min(1.0, max_norm / (float(norm) + 1e-6))
