@@ -40,21 +40,21 @@ from rlhf_from_scratch.utils.errors import check, check_positive
 @dataclass
 class PPOConfig:
     lr: float = 3e-4
-    anneal_lr: bool = True
+    anneal_lr: bool = True  # lr linearly to 0 over the run
     gamma: float = 0.99
     lam: float = 0.95
-    n_epochs: int = 10
-    n_minibatches: int = 32
+    n_epochs: int = 10  # passes over each batch
+    n_minibatches: int = 32  # minibatches per pass
     variant: str = "clip"  # "clip" or "kl" (the adaptive KL-penalty variant)
-    clip: float = 0.2
+    clip: float = 0.2  # epsilon of the clipped ratio, 1 +- epsilon
     kl_beta: float = 1.0  # initial beta of the KL-penalty variant
     kl_target: float = 0.01  # d_targ of the KL-penalty variant
     vf_coef: float = 0.5  # c1
     ent_coef: float = 0.0  # c2
     anneal_ent_coef: bool = False  # c2 linearly to 0 over the run, like the lr
-    clip_value: bool = False
-    max_grad_norm: float = 0.5
-    normalize_advantages: bool = True
+    clip_value: bool = False  # clip the value update like the ratio
+    max_grad_norm: float = 0.5  # the joint policy and value gradient clipped to this norm
+    normalize_advantages: bool = True  # advantages to zero mean, unit std per minibatch
     target_kl: float | None = None  # early stop of the epochs (None: never)
     adam_eps: float = 1e-5
     compile: bool = False  # torch.compile the loss (see algos.common.compiled)

@@ -37,8 +37,8 @@ BASELINES = ("none", "constant", "value", "leave_one_out")
 class ReinforceConfig:
     lr: float = 3e-4
     gamma: float = 0.99
-    return_type: str = "reward_to_go"
-    baseline: str = "value"
+    return_type: str = "reward_to_go"  # "reward_to_go" or "total" (the whole episode's return)
+    baseline: str = "value"  # "value" (a learned V(s)), "constant", "leave_one_out" or "none"
     value_lr: float = 1e-3
     value_iters: int = 80  # full-batch regression steps on V per update (Spinning Up's VPG)
     normalize_advantages: bool = False

@@ -42,13 +42,13 @@ class TRPOConfig:
     gamma: float = 0.99
     lam: float = 0.95
     max_kl: float = 0.01  # delta
-    damping: float = 0.1
-    cg_iters: int = 10
-    backtrack_iters: int = 10
+    damping: float = 0.1  # added to the Fisher-vector product (H + damping I)
+    cg_iters: int = 10  # conjugate-gradient steps for the search direction
+    backtrack_iters: int = 10  # line-search steps, each shrinking the step by backtrack_coef
     backtrack_coef: float = 0.8
-    value_lr: float = 1e-3
-    value_epochs: int = 10
-    value_minibatches: int = 32
+    value_lr: float = 1e-3  # Adam step size of the value function
+    value_epochs: int = 10  # value regression passes per batch
+    value_minibatches: int = 32  # value regression minibatches per pass
     normalize_advantages: bool = True
     ent_coef: float = 0.0  # an entropy bonus in the surrogate (Christiano et al. use 0.01)
 

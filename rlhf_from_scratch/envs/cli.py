@@ -1,19 +1,24 @@
 """`rlhf train` and `rlhf plot`: the command-line face of the gym world.
 
 Every field of TrainConfig and of each algorithm's config is a flag (`--n-epochs 4`,
-`--no-anneal-lr`); flags left out take the literature defaults for the env family.
+`--no-anneal-lr`), its help taken from the field's comment; flags left out take the literature
+defaults for the env family (`--show-config` prints them).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
+import re
 import sys
 import time
 import typing
 from dataclasses import MISSING, fields
 
 from rlhf_from_scratch.algos.registry import ALGOS
-from rlhf_from_scratch.envs.train import TrainConfig
+from rlhf_from_scratch.envs.defaults import DEFAULTS, PREFERENCE_TUNED, TUNED
+from rlhf_from_scratch.envs.train import PREFERENCE_DEFAULTS, TrainConfig
 from rlhf_from_scratch.preferences.loop import PreferenceConfig
 from rlhf_from_scratch.utils.errors import ConfigError
 
@@ -43,18 +48,77 @@ def _flag_type(hint):
     return {"type": hint}
 
 
-def _add_dataclass_flags(group, cls, seen: set[str]) -> None:
+def field_notes(cls) -> dict[str, str]:
+    """What the comments in a dataclass's source say of each field: the comment on the field's
+    line with the comment lines that follow it, or else the comment lines just above it (so a
+    comment above a field must not follow a field that has a comment of its own)."""
+    names = {f.name for f in fields(cls)}
+    notes: dict[str, str] = {}
+    above: list[str] = []
+    continued = None  # the field whose own comment the next comment lines continue
+    for line in inspect.getsource(cls).splitlines()[1:]:
+        text = line.strip()
+        if text.startswith("#"):
+            comment = text.lstrip("#").strip()
+            if continued:
+                notes[continued] += " " + comment
+            else:
+                above.append(comment)
+            continue
+        match = re.match(r"(\w+): [^#]*(?:#(.*))?$", text)
+        if match is None or match[1] not in names:
+            above, continued = [], None
+            continue
+        parts = above + ([match[2].strip()] if match[2] else [])
+        if parts:
+            notes[match[1]] = " ".join(parts)
+        above, continued = [], match[1] if match[2] else None
+    return notes
+
+
+def _preset_names() -> set[str]:
+    """Settings whose default depends on the algorithm, the env family or the env."""
+    tables = [*DEFAULTS.values(), *TUNED.values(), *PREFERENCE_DEFAULTS.values()]
+    names = {key for table in tables for key in table}
+    names |= {key for table in tables for key in table.get("algo", {})}
+    names |= {key for table in PREFERENCE_TUNED.values() for key in table}
+    by_algo: dict[str, set] = {}
+    for _, config_cls in ALGOS.values():
+        for f in fields(config_cls):
+            by_algo.setdefault(f.name, set()).add(repr(f.default))
+    return names | {name for name, defaults in by_algo.items() if len(defaults) > 1}
+
+
+def _algorithm_notes() -> dict[str, str]:
+    """The algorithms' field comments; a flag several algorithms share names whose each is."""
+    owners: dict[str, int] = {}
+    found: dict[str, list[str]] = {}
+    for _, config_cls in ALGOS.values():
+        for f in fields(config_cls):
+            owners[f.name] = owners.get(f.name, 0) + 1
+    for algo, (_, config_cls) in ALGOS.items():
+        for name, note in field_notes(config_cls).items():
+            found.setdefault(name, []).append(note if owners[name] == 1 else f"{algo}: {note}")
+    return {name: "; ".join(notes) for name, notes in found.items()}
+
+
+def _add_dataclass_flags(group, cls, seen: set[str], varying: set[str], notes=None) -> None:
     hints = typing.get_type_hints(cls)
+    notes = field_notes(cls) if notes is None else notes
     for f in fields(cls):
         if f.name in _POSITIONAL or f.name in seen:
             continue
         seen.add(f.name)
-        default = f.default if f.default is not MISSING else "per env family"
+        if f.name in varying or f.default is MISSING:
+            default = "default: per algorithm and env (--show-config prints it)"
+        else:
+            default = f"default: {f.default}"
+        note = notes.get(f.name)
         group.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
             default=None,
-            help=f"default: {default}",
+            help=(f"{note}; {default}" if note else default).replace("%", "%%"),
             **_flag_type(hints[f.name]),
         )
 
@@ -77,15 +141,23 @@ def add_commands(commands) -> None:
         action="store_true",
         help="the env family's defaults even where tuned settings for this env exist",
     )
+    train.add_argument(
+        "--show-config",
+        action="store_true",
+        help="print every setting the run would use, defaults included, as JSON, and stop",
+    )
     seen: set[str] = set()
-    _add_dataclass_flags(train.add_argument_group("training"), TrainConfig, seen)
+    varying = _preset_names()
+    _add_dataclass_flags(train.add_argument_group("training"), TrainConfig, seen, varying)
     algo_group = train.add_argument_group("algorithm (each applies to the algorithms that have it)")
+    algorithm_notes = _algorithm_notes()
     for _, config_cls in ALGOS.values():
-        _add_dataclass_flags(algo_group, config_cls, seen)
+        _add_dataclass_flags(algo_group, config_cls, seen, varying, algorithm_notes)
     _add_dataclass_flags(
         train.add_argument_group("learning from preferences (with --reward preferences)"),
         PreferenceConfig,
         seen,
+        varying,
     )
     train.set_defaults(func=run_train)
 
@@ -103,7 +175,7 @@ def run_train(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from rlhf_from_scratch.algos.registry import get_algo
-    from rlhf_from_scratch.envs.train import default_config, train
+    from rlhf_from_scratch.envs.train import all_settings, default_config, train
 
     _, algo_cls = get_algo(args.algo)
     algo_fields = {f.name for f in fields(algo_cls)}
@@ -120,6 +192,7 @@ def run_train(args: argparse.Namespace) -> None:
             "resume",
             "quiet",
             "family_defaults",
+            "show_config",
         ):
             continue
         if name in train_fields or name in algo_fields:
@@ -128,6 +201,9 @@ def run_train(args: argparse.Namespace) -> None:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} is not a setting of {args.algo}")
     config = default_config(args.algo, args.env, args.family_defaults, **overrides)
+    if args.show_config:
+        print(json.dumps(all_settings(config), indent=2))
+        return
     run_dir = args.run_dir or (
         f"runs/{args.algo}-{args.env.replace('/', '_')}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     )

@@ -48,25 +48,25 @@ PREFERENCE_DEFAULTS = {"atari": {"rm_target_std": 0.05, "pool_size": 300}}
 class TrainConfig:
     algo: str = "ppo"
     env: str = "CartPole-v1"
-    total_steps: int = 100_000
+    total_steps: int = 100_000  # env steps to train for
     seed: int = 1
-    num_envs: int = 1
-    n_steps: int = 2048
-    vectorization: str = "sync"
-    normalize_obs: bool = False
-    normalize_reward: bool = False
-    hidden: tuple[int, ...] = (64, 64)
-    activation: str = "tanh"
-    shared: bool = False
-    log_std_init: float = 0.0
-    device: str = "cpu"
-    torch_threads: int = 1
+    num_envs: int = 1  # envs stepped side by side
+    n_steps: int = 2048  # steps per env between updates (a batch is num_envs x n_steps)
+    vectorization: str = "sync"  # "sync" (one process) or "async" (a process per env)
+    normalize_obs: bool = False  # observations scaled by running mean and std
+    normalize_reward: bool = False  # rewards divided by the running std of the discounted return
+    hidden: tuple[int, ...] = (64, 64)  # hidden layer widths of the MLP policy and value
+    activation: str = "tanh"  # "tanh" or "relu"
+    shared: bool = False  # policy and value share one trunk (the Atari default of PPO and A2C)
+    log_std_init: float = 0.0  # initial log std of the Gaussian policy (continuous actions)
+    device: str = "cpu"  # "cpu" or "cuda"
+    torch_threads: int = 1  # CPU threads torch may use
     compile: bool = False  # torch.compile the loss (PPO; algos.common.compiled): how, not what
-    eval_episodes: int = 10
+    eval_episodes: int = 10  # deterministic episodes at the end (summary.json: eval_return_mean)
     checkpoint_every: int = 10  # updates between checkpoints
     log_every: int = 1000  # env steps between metrics rows (a row per update if updates are
     # longer); a row carries its update's losses and every episode finished since the last row
-    video: bool = False
+    video: bool = False  # an MP4 of one evaluation episode (MuJoCo offscreen: MUJOCO_GL=egl)
     reward: str = "env"  # "env" (the true reward) or "preferences" (a reward model of labels)
     fixed_length: bool | None = None  # ignore termination until the time limit (None: on
     # for preference runs outside Atari, off otherwise)
@@ -180,14 +180,35 @@ def default_config(algo: str, env: str, family_defaults: bool = False, **overrid
     )
 
 
-def build(config: TrainConfig):
-    """Env, policy and algorithm for a config (also used by tests and notebooks)."""
-    config.validate()
-    algo_cls, algo_config_cls = get_algo(config.algo)
+def algorithm_config(config: TrainConfig):
+    """The algorithm's config dataclass for a run: its defaults, then the run's algo_config."""
+    _, algo_config_cls = get_algo(config.algo)
     algo_config = algo_config_cls(**config.algo_config)
     if config.compile:
         check(hasattr(algo_config, "compile"), f"--compile applies to PPO, not to {config.algo}")
         algo_config.compile = True
+    algo_config.validate()
+    return algo_config
+
+
+def all_settings(config: TrainConfig) -> dict:
+    """Every setting a run of `config` would use, the defaults config.json leaves out included
+    (`rlhf train --show-config`); refused as the run itself would be."""
+    config.validate()
+    settings = asdict(config)
+    settings["fixed_length"] = config.episodes_fixed_length
+    settings["algo_config"] = asdict(algorithm_config(config))
+    if config.reward == "preferences":
+        settings["preference_config"] = asdict(PreferenceConfig(**config.preference_config))
+        settings["preference_config"]["segment_steps"] = clip_length(config)
+    return settings
+
+
+def build(config: TrainConfig):
+    """Env, policy and algorithm for a config (also used by tests and notebooks)."""
+    config.validate()
+    algo_cls, _ = get_algo(config.algo)
+    algo_config = algorithm_config(config)
     family = make.env_family(config.env)
     envs = make.make_vec_env(
         config.env,

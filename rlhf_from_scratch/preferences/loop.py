@@ -37,18 +37,18 @@ class PreferenceConfig:
     labels: int = 700  # the total label budget
     labeler: str = "oracle"  # a simulated teacher: oracle, stoc, mistake, myopic, skip, equal
     query: str = "random"  # random or disagreement
-    segment_seconds: float = 1.5
+    segment_seconds: float = 1.5  # clip length in simulated seconds (steps from the env's dt)
     segment_steps: int | None = None  # overrides segment_seconds (Atari: 25)
-    pool_size: int = 1000
-    initial_fraction: float = 0.25
-    label_t0: float = 2e6
-    preference_store: str | None = None  # default RUN_DIR/preferences.sqlite
-    rm_members: int = 3
-    rm_epochs: int = 8
+    pool_size: int = 1000  # recent clips kept to draw queries from
+    initial_fraction: float = 0.25  # share of the labels asked at the start (untrained policy)
+    label_t0: float = 2e6  # T0 of the label rate c / (T + T0), in env steps
+    preference_store: str | None = None  # a SQLite file (None: RUN_DIR/preferences.sqlite)
+    rm_members: int = 3  # reward models in the ensemble, each on a bootstrap resample
+    rm_epochs: int = 8  # passes over the labels at each refit
     rm_lr: float = 3e-4
-    rm_weight_decay: float = 1e-4
+    rm_weight_decay: float = 1e-4  # L2 on the reward models' weights
     rm_dropout: float = 0.0
-    rm_target_std: float = 1.0
+    rm_target_std: float = 1.0  # r_hat normalised to this std on recent clips
     # an alive bonus added to r_hat, for envs whose episodes end early (see reward_model)
     rm_target_mean: float = 0.0
     # clips may run past an episode's end (the absorbing state), so labels see falls and the
