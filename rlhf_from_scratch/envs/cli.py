@@ -56,7 +56,11 @@ def field_notes(cls) -> dict[str, str]:
     notes: dict[str, str] = {}
     above: list[str] = []
     continued = None  # the field whose own comment the next comment lines continue
-    for line in inspect.getsource(cls).splitlines()[1:]:
+    try:
+        source = inspect.getsource(cls)
+    except OSError:  # installed without its source: flags keep just their defaults
+        return notes
+    for line in source.splitlines()[1:]:
         text = line.strip()
         if text.startswith("#"):
             comment = text.lstrip("#").strip()
@@ -90,7 +94,8 @@ def _preset_names() -> set[str]:
 
 
 def _algorithm_notes() -> dict[str, str]:
-    """The algorithms' field comments; a flag several algorithms share names whose each is."""
+    """The algorithms' field comments, each led by its algorithm's name where several
+    algorithms have the field."""
     owners: dict[str, int] = {}
     found: dict[str, list[str]] = {}
     for _, config_cls in ALGOS.values():
