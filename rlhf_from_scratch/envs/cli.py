@@ -8,9 +8,7 @@ defaults for the env family (`--show-config` prints them).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
-import re
 import sys
 import time
 import typing
@@ -20,6 +18,7 @@ from rlhf_from_scratch.algos.registry import ALGOS
 from rlhf_from_scratch.envs.defaults import DEFAULTS, PREFERENCE_TUNED, TUNED
 from rlhf_from_scratch.envs.train import PREFERENCE_DEFAULTS, TrainConfig
 from rlhf_from_scratch.preferences.loop import PreferenceConfig
+from rlhf_from_scratch.utils.config_help import field_notes
 from rlhf_from_scratch.utils.errors import ConfigError
 
 _POSITIONAL = {"algo", "env", "algo_config", "preference_config"}
@@ -46,38 +45,6 @@ def _flag_type(hint):
         inner = next(a for a in args if a is not type(None))
         return {"type": inner}
     return {"type": hint}
-
-
-def field_notes(cls) -> dict[str, str]:
-    """What the comments in a dataclass's source say of each field: the comment on the field's
-    line with the comment lines that follow it, or else the comment lines just above it (so a
-    comment above a field must not follow a field that has a comment of its own)."""
-    names = {f.name for f in fields(cls)}
-    notes: dict[str, str] = {}
-    above: list[str] = []
-    continued = None  # the field whose own comment the next comment lines continue
-    try:
-        source = inspect.getsource(cls)
-    except OSError:  # installed without its source: flags keep just their defaults
-        return notes
-    for line in source.splitlines()[1:]:
-        text = line.strip()
-        if text.startswith("#"):
-            comment = text.lstrip("#").strip()
-            if continued:
-                notes[continued] += " " + comment
-            else:
-                above.append(comment)
-            continue
-        match = re.match(r"(\w+): [^#]*(?:#(.*))?$", text)
-        if match is None or match[1] not in names:
-            above, continued = [], None
-            continue
-        parts = above + ([match[2].strip()] if match[2] else [])
-        if parts:
-            notes[match[1]] = " ".join(parts)
-        above, continued = [], match[1] if match[2] else None
-    return notes
 
 
 def _preset_names() -> set[str]:

@@ -187,6 +187,33 @@ def add_commands(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
+    _describe(sub, subparsers)
+
+
+def _describe(lm_commands, commands) -> None:
+    """Each flag's help from the comment and default of the config field it sets."""
+    from rlhf_from_scratch.lm.best_of_n import BestOfNConfig
+    from rlhf_from_scratch.lm.demo import DemoConfig
+    from rlhf_from_scratch.lm.dpo import DPOConfig
+    from rlhf_from_scratch.lm.expert_iteration import ExpertIterationConfig
+    from rlhf_from_scratch.lm.pretrain import PretrainConfig
+    from rlhf_from_scratch.lm.reward_model import RMConfig
+    from rlhf_from_scratch.lm.rlhf import RLHFConfig
+    from rlhf_from_scratch.lm.sft import SFTConfig
+    from rlhf_from_scratch.utils.config_help import describe_flags
+
+    configs = {
+        "pretrain": PretrainConfig,
+        "sft": SFTConfig,
+        "rm": RMConfig,
+        "rlhf": RLHFConfig,
+        "dpo": DPOConfig,
+        "expert-iteration": ExpertIterationConfig,
+        "best-of-n": BestOfNConfig,
+    }
+    for name, config_cls in configs.items():
+        describe_flags(lm_commands.choices[name], config_cls)
+    describe_flags(commands.choices["demo"], DemoConfig)
 
 
 def _overrides(args: argparse.Namespace, keys: list[str]) -> dict:

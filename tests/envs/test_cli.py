@@ -1,39 +1,10 @@
 """`rlhf train --help` and `--show-config`: what a student reads before starting a run."""
 
 import json
-from dataclasses import dataclass
 
 import pytest
 
 from rlhf_from_scratch.cli import main
-from rlhf_from_scratch.envs.cli import field_notes
-
-
-@dataclass
-class _Commented:
-    plain: int = 1
-    trailing: float = 0.5  # said on its own line
-    wrapped: int = 2  # begun here
-    # and carried on here (comment lines after a field's own comment continue it)
-    uncommented: int = 4
-    # a comment above the field it is about
-    above: bool = False
-
-    between: str = "x"  # a blank line above: nothing from the earlier comments
-
-    def method(self) -> None:
-        note: int = 3  # inside a method, not a field
-        del note
-
-
-def test_field_notes_read_both_comment_styles_and_nothing_else():
-    assert field_notes(_Commented) == {
-        "trailing": "said on its own line",
-        "wrapped": "begun here and carried on here (comment lines after a field's own comment "
-        "continue it)",
-        "above": "a comment above the field it is about",
-        "between": "a blank line above: nothing from the earlier comments",
-    }
 
 
 def _help(capsys) -> str:

@@ -1,0 +1,78 @@
+"""Flag help taken from the dataclasses the flags set (utils.config_help)."""
+
+import argparse
+from dataclasses import dataclass
+
+import pytest
+
+from rlhf_from_scratch.cli import main
+from rlhf_from_scratch.lm.rlhf import RLHFConfig
+from rlhf_from_scratch.utils.config_help import describe_flags, field_notes
+
+
+@dataclass
+class _Commented:
+    plain: int = 1
+    trailing: float = 0.5  # said on its own line
+    wrapped: int = 2  # begun here
+    # and carried on here (comment lines after a field's own comment continue it)
+    uncommented: int = 4
+    # a comment above the field it is about
+    above: bool = False
+
+    between: str = "x"  # a blank line above: nothing from the earlier comments
+
+    def method(self) -> None:
+        note: int = 3  # inside a method, not a field
+        del note
+
+
+def test_field_notes_read_both_comment_styles_and_nothing_else():
+    assert field_notes(_Commented) == {
+        "trailing": "said on its own line",
+        "wrapped": "begun here and carried on here (comment lines after a field's own comment "
+        "continue it)",
+        "above": "a comment above the field it is about",
+        "between": "a blank line above: nothing from the earlier comments",
+    }
+
+
+def _help_of(parser: argparse.ArgumentParser) -> dict[str, str]:
+    return {a.dest: a.help for a in parser._actions if a.option_strings}
+
+
+def test_describe_flags_adds_comment_and_default_where_the_flag_says_neither():
+    @dataclass
+    class Settings:
+        rate: float = 0.3  # how fast; 5% is slow
+        budget: int | None = None  # None: decided at run time
+        named: int = 7
+        quiet: bool = False  # no output
+        said: int = 2
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float)
+    parser.add_argument("--budget", type=int)
+    parser.add_argument("--named", type=int, help="a count")
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--said", type=int, help="already told (default 2)")
+    parser.add_argument("--other", help="not a field")
+    describe_flags(parser, Settings)
+    assert _help_of(parser) == {
+        "help": "show this help message and exit",
+        "rate": "how fast; 5%% is slow; default: 0.3",  # argparse reads %% as %
+        "budget": "None: decided at run time",  # no default to give before the run
+        "named": "a count; default: 7",
+        "quiet": "no output",  # an on/off flag: no default
+        "said": "already told (default 2)",
+        "other": "not a field",
+    }
+    parser.format_help()  # the escaped % formats
+
+
+def test_the_lm_commands_help_gives_the_config_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["lm", "rlhf", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"--kl-coef KL_COEF beta (initial when adaptive); default: {RLHFConfig.kl_coef}" in text
+    assert f"--updates UPDATES default: {RLHFConfig.updates}" in text
