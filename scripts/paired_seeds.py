@@ -10,8 +10,9 @@ both sides and their ratio; the means (with the population std over seeds) and t
 means, which is what "preferences reach X% of true-reward PPO" means here; the paired
 difference's mean and standard error (std with ddof 1 over sqrt(n)); a bootstrap over the pairs
 of the ratio of means (2.5 and 97.5 percentiles, and how often it is >= 1); and beside them the
-eval episode lengths, the policy's entropy in the last metrics row, and the reward model's
-held-out accuracy on the newest quarter of the labels where there is one.
+eval episode lengths, the policy's entropy in the last metrics row, the mean true return of the
+last 20 training episodes (summary.json `recent_return`, stochastic policy), and the reward
+model's held-out accuracy on the newest quarter of the labels where there is one.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def read_run(run_dir: str) -> dict:
         "length": summary.get("eval_length_mean"),
         "entropy": entropies[-1] if entropies else None,
         "accuracy_recent": summary.get("rm_val_accuracy_recent"),
+        "recent_return": summary.get("recent_return"),  # the last 20 training episodes
     }
 
 
@@ -88,8 +90,9 @@ def report(pairs: list[tuple[dict, dict]], figures: dict, names: tuple[str, str]
     base, treat = names
     lines = [
         f"| seed | {base} | {treat} | % | eval length ({treat} / {base}) "
-        f"| entropy at the end ({treat} / {base}) | newest-quarter accuracy ({treat}) |",
-        "|---|---|---|---|---|---|---|",
+        f"| entropy at the end ({treat} / {base}) "
+        f"| last 20 training episodes ({treat} / {base}) | newest-quarter accuracy ({treat}) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for b, t in pairs:
         lines.append(
@@ -97,13 +100,14 @@ def report(pairs: list[tuple[dict, dict]], figures: dict, names: tuple[str, str]
             f"| {100 * t['return'] / b['return']:.0f}% "
             f"| {_cell(t['length'], '.0f')} / {_cell(b['length'], '.0f')} "
             f"| {_cell(t['entropy'], '.2f')} / {_cell(b['entropy'], '.2f')} "
+            f"| {_cell(t['recent_return'], '.0f')} / {_cell(b['recent_return'], '.0f')} "
             f"| {_cell(t['accuracy_recent'], '.3f')} |"
         )
     f = figures
     lines.append(
         f"| **mean** | **{f['baseline_mean']:.0f} ± {f['baseline_std']:.0f}** "
         f"| **{f['treatment_mean']:.0f} ± {f['treatment_std']:.0f}** "
-        f"| **{100 * f['ratio']:.0f}%** | | | |"
+        f"| **{100 * f['ratio']:.0f}%** | | | | |"
     )
     lines += [
         "",

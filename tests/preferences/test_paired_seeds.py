@@ -42,7 +42,7 @@ def _run(root: Path, name: str, seed: int, ret: float, entropy: float, finished=
     rows = [{"step": 1, "entropy": 9.0}, {"step": 2, "entropy": entropy}, {"step": 3}]
     (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     if finished:
-        summary = {"eval_return_mean": ret, "eval_length_mean": 1000.0}
+        summary = {"eval_return_mean": ret, "eval_length_mean": 1000.0, "recent_return": ret / 2}
         (path / "summary.json").write_text(json.dumps(summary))
     return str(path)
 
@@ -54,7 +54,8 @@ def test_a_report_from_run_directories(tmp_path, capsys):
     paired_seeds.main(["--baseline", *base, "--treatment", *treat, "--out", str(out)])
     text = capsys.readouterr().out
     assert text == out.read_text()
-    assert "| 3 | 1000 | 500 | 50% | 1000 / 1000 | 4.00 / 0.50 | - |" in text  # paired by seed
+    # paired by seed, whatever the order given
+    assert "| 3 | 1000 | 500 | 50% | 1000 / 1000 | 4.00 / 0.50 | 250 / 500 | - |" in text
     assert "| 4 | 2000 | 2500 | 125% |" in text
     assert "ratio of the means: 100.0%" in text
     assert "paired difference (preferences - true reward): +0, standard error 500" in text
