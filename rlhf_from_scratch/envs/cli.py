@@ -12,6 +12,7 @@ import json
 import sys
 import time
 import typing
+from collections import Counter
 from dataclasses import MISSING, fields
 
 from rlhf_from_scratch.algos.registry import ALGOS
@@ -63,11 +64,8 @@ def _preset_names() -> set[str]:
 def _algorithm_notes() -> dict[str, str]:
     """The algorithms' field comments, each led by its algorithm's name where several
     algorithms have the field."""
-    owners: dict[str, int] = {}
+    owners = Counter(f.name for _, config_cls in ALGOS.values() for f in fields(config_cls))
     found: dict[str, list[str]] = {}
-    for _, config_cls in ALGOS.values():
-        for f in fields(config_cls):
-            owners[f.name] = owners.get(f.name, 0) + 1
     for algo, (_, config_cls) in ALGOS.items():
         for name, note in field_notes(config_cls).items():
             found.setdefault(name, []).append(note if owners[name] == 1 else f"{algo}: {note}")
