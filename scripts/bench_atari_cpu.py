@@ -1,11 +1,19 @@
 """PPO on Atari, CPU only: training steps per second (agent steps, 4 frames each).
 
     python scripts/bench_atari_cpu.py --steps 8192 --out benchmarks/atari   # as committed
+    python scripts/bench_atari_cpu.py --envs Pong-v5 --threads 1 2 --steps 8192 \
+        --reward preferences --labels 3300                                # preference runs
 
 Runs `rlhf train --algo ppo` with the Atari defaults (8 envs x 128 steps, Nature CNN, 4 epochs
 of 4 minibatches) for a short budget per game, with each torch thread count asked for, and
 writes cpu_steps_per_second.{json,md}. The learning curves need a GPU (benchmarks/atari/);
 this says what a student's laptop-class CPU can do in the meantime.
+
+With `--reward preferences` it writes cpu_steps_per_second_preferences.{json,md}: the same
+runs learning from a reward model of `--labels` synthetic labels (the Atari preference
+defaults), timed after the first update (the steady rate: r_hat, clips, labels, the reward
+model's training at every update) and, apart, the warm-up before it (the first quarter of the
+labels on clips of the untrained policy, fitted with rm_epochs passes).
 """
 
 from __future__ import annotations
@@ -22,24 +30,63 @@ import torch
 
 from rlhf_from_scratch.envs.train import default_config, train
 from rlhf_from_scratch.utils.machine import machine_info
+from rlhf_from_scratch.utils.rundir import read_metrics
 
 
-def steps_per_second(env: str, steps: int, threads: int) -> dict:
+def steps_per_second(env: str, steps: int, threads: int, **preferences) -> dict:
     config = default_config(
-        "ppo", env, total_steps=steps, seed=1, eval_episodes=0, torch_threads=threads
+        "ppo",
+        env,
+        total_steps=steps,
+        seed=1,
+        eval_episodes=0,
+        torch_threads=threads,
+        log_every=1,
+        **preferences,
     )
     run_dir = Path(tempfile.mkdtemp()) / "run"
     t0 = time.perf_counter()
     summary = train(config, str(run_dir))
     wall = time.perf_counter() - t0
+    rows = read_metrics(run_dir)
     shutil.rmtree(run_dir.parent)
+    first, last = rows[0], rows[-1]
     return {
         "env": env,
         "torch_threads": threads,
         "steps": summary["steps"],
         "train_steps_per_second": summary["steps_per_second"],
         "wall_seconds_with_setup": wall,
+        # the run's own clock: the first update's row includes the warm-up, later rows do not
+        "seconds_to_first_update": first["wall_seconds"],
+        "steps_per_second_after_first_update": (last["step"] - first["step"])
+        / (last["wall_seconds"] - first["wall_seconds"]),
     }
+
+
+def preference_table(rows: list[dict], meta: dict, labels: int) -> list[str]:
+    lines = [
+        "# PPO on Atari from synthetic preferences, CPU only: steps per second",
+        "",
+        f"- command: `{meta['command']}`",
+        f"- date: {meta['date']}",
+        f"- machine: {meta['cpu']}, {meta['cores']} cores visible, torch {meta['torch']}, no GPU",
+        f"- `rlhf train --algo ppo --env ENV --reward preferences --labels {labels}` with the"
+        " Atari defaults (PPO: 8 envs x 128 steps; reward model: the paper's CNN, 3 members,"
+        " trained at 0.1 labels per env step on the newest 3000 labels); agent steps of 4"
+        " frames; the steady rate is timed from the first update's metrics row to the last",
+        "",
+        "| env | torch threads | steps | warm-up + first update, s | steps/s after it "
+        "| 10M steps would take |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        rate = r["steps_per_second_after_first_update"]
+        lines.append(
+            f"| {r['env']} | {r['torch_threads']} | {r['steps']} | "
+            f"{r['seconds_to_first_update']:.0f} | {rate:.0f} | {10_000_000 / rate / 3600:.0f} h |"
+        )
+    return lines
 
 
 def main() -> None:
@@ -48,20 +95,35 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8192)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--out", default="benchmarks/atari")
+    parser.add_argument("--reward", choices=["env", "preferences"], default="env")
+    parser.add_argument("--labels", type=int, default=3300, help="with --reward preferences")
     args = parser.parse_args()
     importlib.import_module("torch._dynamo")  # the one-time import the first optimiser makes
 
-    rows = [steps_per_second(e, args.steps, t) for e in args.envs for t in args.threads]
+    preferences = (
+        dict(reward="preferences", labels=args.labels) if args.reward == "preferences" else {}
+    )
+    rows = [
+        steps_per_second(e, args.steps, t, **preferences) for e in args.envs for t in args.threads
+    ]
     machine = machine_info()
     command = (
         f"python scripts/bench_atari_cpu.py --steps {args.steps} --envs {' '.join(args.envs)}"
         f" --threads {' '.join(map(str, args.threads))}"
     )
+    if preferences:
+        command += f" --reward preferences --labels {args.labels}"
     meta = {"command": command, "date": machine["date"], "cpu": machine["cpu"]}
     meta.update(cores=machine["cores"], torch=torch.__version__)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "cpu_steps_per_second.json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
+    name = "cpu_steps_per_second" + ("_preferences" if preferences else "")
+    (out / f"{name}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
+    if preferences:
+        lines = preference_table(rows, meta, args.labels)
+        (out / f"{name}.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return
     lines = [
         "# PPO on Atari, CPU only: steps per second",
         "",

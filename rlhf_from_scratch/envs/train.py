@@ -40,8 +40,20 @@ from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
 from rlhf_from_scratch.utils.rundir import RunDir
 from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
 
-# Christiano et al.: r_hat normalised to std 1 on MuJoCo, 0.05 on Atari; Atari clips are large.
-PREFERENCE_DEFAULTS = {"atari": {"rm_target_std": 0.05, "pool_size": 300}}
+# Christiano et al. on Atari (appendix A.2): r_hat normalised to std 0.05 (1 on MuJoCo); the
+# predictor trained alongside the RL, about one label per 10 RL steps, on the last 3000 labels,
+# with dropout 0.5; the label rate's T0 5e6 frames (1.25M agent steps of 4 frames). A pool of
+# 300 clips, as Atari clips are large (25 x 4 x 84 x 84 bytes).
+PREFERENCE_DEFAULTS = {
+    "atari": {
+        "rm_target_std": 0.05,
+        "pool_size": 300,
+        "rm_labels_per_step": 0.1,
+        "rm_buffer": 3000,
+        "rm_dropout": 0.5,
+        "label_t0": 1.25e6,
+    }
+}
 
 
 @dataclass
@@ -279,6 +291,7 @@ def build_preference_learner(config: TrainConfig, envs, run_dir) -> PreferenceLe
         total_steps=config.total_steps,
         store_path=pc.preference_store or str(Path(run_dir) / "preferences.sqlite"),
         seed=config.seed,
+        device=config.device,
     )
 
 

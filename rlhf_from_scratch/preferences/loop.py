@@ -8,6 +8,11 @@ learns from comparisons of the policy's own clips.
         new labels               -> the ensemble is refitted
     the true reward is used only by the synthetic labeler and for evaluation.
 
+Two ways to refit (reward_model): by default `rm_epochs` passes over every label whenever new
+labels arrive; with `rm_labels_per_step` (the Atari default, 0.1 as in the paper) the ensemble
+trains a little at every update, on `rm_labels_per_step` labels per env step, so a run with
+thousands of labels of Atari frames costs the same per step at the end as at the start.
+
 Envs that end an episode when the agent falls (CartPole, Hopper, ...) would leak the reward
 through episode length, so by default preference runs use fixed-length episodes (termination
 ignored until the time limit; the paper did the same): falling then shows up in the clips,
@@ -61,6 +66,12 @@ class PreferenceConfig:
     scale_returns: bool = False
     # r_hat = mean - lambda std over the members: pays less where they disagree (see reward_model)
     rm_uncertainty_penalty: float = 0.0
+    # > 0: train the reward model at every update on this many labels per env step, drawn from
+    # the newest rm_buffer labels, instead of rm_epochs passes over all of them when labels
+    # arrive (the paper's Atari predictor: about 1 label per 10 RL steps, the last 3000 labels)
+    rm_labels_per_step: float = 0.0
+    rm_buffer: int | None = None  # with rm_labels_per_step: the newest labels trained on
+    rm_val_every: int = 10  # with rm_labels_per_step: score the held-out pairs every N updates
 
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
@@ -70,6 +81,11 @@ class PreferenceConfig:
         if self.labeler not in PRESETS:
             raise unknown("labeler", self.labeler, PRESETS)
         check(0 <= self.initial_fraction <= 1, "initial_fraction must be in [0, 1]")
+        check(
+            self.rm_labels_per_step >= 0,
+            f"rm_labels_per_step must be >= 0 (0: refit by epochs), got {self.rm_labels_per_step}",
+        )
+        check(self.rm_val_every > 0, f"rm_val_every must be > 0, got {self.rm_val_every}")
         self.reward_model().validate()
 
     def reward_model(self) -> RewardModelConfig:
@@ -83,6 +99,7 @@ class PreferenceConfig:
             target_mean=self.rm_target_mean,
             absorbing=self.absorbing,
             uncertainty_penalty=self.rm_uncertainty_penalty,
+            buffer=self.rm_buffer,
         )
 
 
@@ -104,6 +121,7 @@ class PreferenceLearner:
         total_steps: int,
         store_path: str,
         seed: int,
+        device: str = "cpu",
     ):
         config.validate()
         self.config, self.total_steps, self.length = config, total_steps, segment_length
@@ -112,9 +130,10 @@ class PreferenceLearner:
         self.store = PreferenceStore(store_path, task)
         self.pool = SegmentPool(config.pool_size, self.rng)
         self.ensemble = RewardEnsemble(
-            obs_shape, action_dim, discrete, config.reward_model(), seed=seed
+            obs_shape, action_dim, discrete, config.reward_model(), seed=seed, device=device
         )
         self.fitted = False
+        self.batch_credit = 0.0  # rm_labels_per_step: labels earned but not yet trained on
         self.labels_fitted = 0  # labels in the store at the last refit
         self.fit_metrics: dict[str, float] = {}
         self.labelled: list = []  # the store's clip comparisons, read once each
@@ -180,22 +199,44 @@ class PreferenceLearner:
             added += 1
         return added
 
-    def refit(self) -> dict[str, float]:
+    def read_new_labels(self) -> None:
         # the store only grows: read (and decompress) just the comparisons added since last time
         after = self.labelled[-1][0] if self.labelled else 0
         self.labelled += self.store.segment_pairs(after=after)
+
+    def refit(self) -> dict[str, float]:
+        """rm_epochs passes over every label (also the first fit of a budgeted run)."""
+        self.read_new_labels()
         if not self.labelled:
             return {}
         self.fit_metrics = self.ensemble.fit(self.labelled, self.pool.segments)
         self.fitted, self.labels_fitted = True, len(self.labelled)
         return self.fit_metrics
 
+    def train_some(self, steps: int) -> dict[str, float]:
+        """rm_labels_per_step x steps labels' worth of minibatches for each member."""
+        self.read_new_labels()
+        batch = self.ensemble.config.batch_pairs
+        self.batch_credit += self.config.rm_labels_per_step * steps / batch
+        batches = int(self.batch_credit)
+        self.batch_credit -= batches
+        validate = self.ensemble.fits % self.config.rm_val_every == 0
+        metrics = self.ensemble.fit_batches(
+            self.labelled, self.pool.segments, batches, validate=validate
+        )
+        self.fit_metrics.update(metrics)
+        self.labels_fitted = len(self.labelled)
+        return self.fit_metrics
+
     def observe(self, rollout, raw_obs: torch.Tensor, step: int) -> dict[str, float]:
-        """Clips into the pool, the labels due, a refit if any arrived."""
+        """Clips into the pool, the labels due, a refit if any arrived (or, with
+        rm_labels_per_step, a little training at every update)."""
         self.add_clips(rollout, raw_obs)
         added = self.label_due(step)
+        if self.config.rm_labels_per_step and self.fitted:
+            self.train_some(rollout.mask.numel())
         # a resumed run may find labels stored after its checkpoint: fit them now
-        if added or not self.fitted or self.labels_used > self.labels_fitted:
+        elif added or not self.fitted or self.labels_used > self.labels_fitted:
             self.refit()
         return {"labels_used": self.labels_used, "labels_added": added, **self.fit_metrics}
 
@@ -229,6 +270,9 @@ class PreferenceLearner:
             "labels_fitted": self.labels_fitted,
             "fit_metrics": self.fit_metrics,
             "config": asdict(self.config),
+            "batch_credit": self.batch_credit,
+            "rm_optimizers": self.ensemble.optimizer_states(),
+            "rm_fits": self.ensemble.fits,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -242,3 +286,7 @@ class PreferenceLearner:
         if "pool" in state:  # checkpoints before the pool was saved resume with an empty one
             self.pool.load_state_dict(state["pool"])
         self.recent = state.get("recent", [])
+        self.batch_credit = state.get("batch_credit", 0.0)
+        if "rm_optimizers" in state:
+            self.ensemble.load_optimizer_states(state["rm_optimizers"])
+            self.ensemble.fits = state["rm_fits"]

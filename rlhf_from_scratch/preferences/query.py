@@ -52,6 +52,6 @@ def select_pairs(
     if method == "random" or ensemble is None or len(ensemble.members) < 2:
         return pool.random_pairs(n)
     candidates = pool.random_pairs(n * oversample)
-    variance = ensemble.preference_probabilities(candidates).var(0).numpy()
+    variance = ensemble.preference_probabilities(candidates).var(0).cpu().numpy()
     keep = np.argsort(-variance)[:n]
     return [candidates[i] for i in keep]

@@ -23,6 +23,15 @@ clip that goes on after its episode ended, in an absorbing state with a learned 
 changes that: two clips with different k differ by (k1 - k2)(r_alive - r_abs), so the labels
 fix r_hat relative to r_abs. The learner's reward is then measured from r_abs (the state after
 the end is worth 0, as termination means in RL): the alive bonus is learned, not chosen.
+
+Two ways to fit (`fit` and `fit_batches`):
+    epochs   each refit, `epochs` passes over every labelled pair, each member on a fresh
+             bootstrap resample (MuJoCo: a refit costs a few seconds however many labels)
+    budget   the paper's Atari predictor, trained alongside the RL at a fixed compute rate
+             (about one label per 10 RL steps) on the newest `buffer` labels (3000 there):
+             each member draws minibatches in proportion to its online-bootstrap counts,
+             Poisson(1) per pair (Oza and Russell 2001), so it still sees a resample of the
+             labels; the cost per RL step stays the same as the labels grow.
 """
 
 from __future__ import annotations
@@ -61,9 +70,14 @@ class RewardModelConfig:
     # policy could exploit the error. (Coste et al. 2023's uncertainty-weighted optimisation
     # subtracts lambda times the variance; the std keeps lambda in units of r_hat's std.)
     uncertainty_penalty: float = 0.0
+    buffer: int | None = None  # fit_batches trains on the newest `buffer` labels (None: all)
 
     def validate(self) -> None:
         check_positive("reward-model members", self.members)
+        check(
+            self.buffer is None or self.buffer > 0,
+            f"the reward model's label buffer must be > 0 labels, got {self.buffer}",
+        )
         check(0 <= self.dropout < 1, f"reward-model dropout must be in [0, 1), got {self.dropout}")
         check(0 <= self.eps < 1, f"reward-model eps must be in [0, 1), got {self.eps}")
         check_positive("reward-model lr", self.lr)
@@ -78,9 +92,35 @@ class RewardModelConfig:
         )
 
 
+class PreferenceCNN(nn.Module):
+    """The paper's Atari reward predictor (Christiano et al. 2017, appendix A.2): four conv
+    layers of 16 filters (7x7 stride 3, 5x5 stride 2, 3x3, 3x3), each with batch norm, leaky
+    ReLU (0.01) and dropout; uint8 frames divided by 255. A third of the Nature CNN's work."""
+
+    def __init__(self, obs_shape: tuple[int, ...], dropout: float):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = obs_shape[0]
+        for kernel, stride in ((7, 3), (5, 2), (3, 1), (3, 1)):
+            layers += [
+                nn.Conv2d(channels, 16, kernel, stride=stride),
+                nn.BatchNorm2d(16),
+                nn.LeakyReLU(0.01),
+                nn.Dropout(dropout),
+            ]
+            channels = 16
+        self.net = nn.Sequential(*layers, nn.Flatten())
+        with torch.no_grad():
+            self.out_dim = self.net(torch.zeros(1, *obs_shape)).shape[1]
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs.float() / 255.0)
+
+
 class RewardNet(nn.Module):
     """One member: r_hat(o, a). An MLP on [o, a] (2 x 64 leaky ReLU, as in the paper), or the
-    Nature CNN on frames with the action's one-hot joined after the convolutions (Atari)."""
+    paper's CNN on frames with the action's one-hot joined after the convolutions and one
+    hidden layer of 64 (Atari)."""
 
     def __init__(
         self, obs_shape: tuple[int, ...], action_dim: int, discrete: bool, config: RewardModelConfig
@@ -88,16 +128,15 @@ class RewardNet(nn.Module):
         super().__init__()
         self.discrete, self.action_dim = discrete, action_dim
         self.image = len(obs_shape) == 3
+        hidden = config.hidden
         if self.image:
-            from rlhf_from_scratch.envs.policies import NatureCNN
-
-            self.encoder = NatureCNN(obs_shape[0], out_dim=256)
-            in_dim = 256 + action_dim
+            self.encoder = PreferenceCNN(obs_shape, config.dropout)
+            in_dim, hidden = self.encoder.out_dim + action_dim, (64,)
         else:
             self.encoder = nn.Identity()
             in_dim = obs_shape[0] + action_dim
         layers: list[nn.Module] = []
-        for size in config.hidden:
+        for size in hidden:
             layers += [nn.Linear(in_dim, size), nn.LeakyReLU(0.01), nn.Dropout(config.dropout)]
             in_dim = size
         self.head = nn.Sequential(*layers, nn.Linear(in_dim, 1))
@@ -124,21 +163,47 @@ class RewardNet(nn.Module):
 
 class RewardEnsemble(nn.Module):
     def __init__(
-        self, obs_shape, action_dim: int, discrete: bool, config: RewardModelConfig, seed: int = 0
+        self,
+        obs_shape,
+        action_dim: int,
+        discrete: bool,
+        config: RewardModelConfig,
+        seed: int = 0,
+        device: str = "cpu",
     ):
         super().__init__()
         config.validate()
-        self.config = config
+        self.config, self.seed, self.device = config, seed, torch.device(device)
         torch.manual_seed(seed)
         self.members = nn.ModuleList(
             RewardNet(tuple(obs_shape), action_dim, discrete, config) for _ in range(config.members)
-        )
+        ).to(self.device)
         self.rng = np.random.default_rng(seed)
         self.val_ids: set[int] = set()
+        # fit_batches: one Adam per member kept from update to update, and the members'
+        # online-bootstrap counts of the pairs seen so far (by comparison id)
+        self.optimizers = [self._optimizer(m) for m in self.members]
+        self.counts: dict[int, np.ndarray] = {}
+        self.fits = 0
+        # On a GPU the labelled clips' observations are copied there once and kept, by
+        # (comparison id, side), rather than gathered on the host and sent at every minibatch
+        # (~1 GB per update of Atari frames); fit_batches drops those outside its label buffer.
+        self.cache_frames = self.device.type != "cpu"
+        self.frames: dict[tuple[int, int], torch.Tensor] = {}
+
+    def _optimizer(self, member: RewardNet) -> torch.optim.Optimizer:
+        return torch.optim.Adam(
+            member.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
+        )
+
+    def _tensor(self, array) -> torch.Tensor:
+        return torch.as_tensor(array).to(self.device, non_blocking=True)
 
     # ---- predictions -----------------------------------------------------------------------
     def member_rewards(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Normalised rewards of every member: [members, B]."""
+        """Normalised rewards of every member, in eval mode (no dropout): [members, B]."""
+        self.eval()
+        obs, actions = obs.to(self.device), actions.to(self.device)
         return torch.stack(
             [
                 (m(obs, actions) - m.out_mean) / m.out_std * self.config.target_std
@@ -163,19 +228,38 @@ class RewardEnsemble(nn.Module):
             self.combine(self.member_rewards(obs[i : i + chunk], actions[i : i + chunk]))
             for i in range(0, len(obs), chunk)
         ]
-        return torch.cat(out) if out else torch.zeros(0)
+        return torch.cat(out) if out else torch.zeros(0, device=self.device)
 
-    def _segment_returns(self, member: RewardNet, segments: list[Segment]) -> torch.Tensor:
-        """R_hat(clip): r_hat summed over the clip's steps, r_abs after its episode's end."""
+    def _segment_returns(
+        self, member: RewardNet, segments: list[Segment], obs: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """R_hat(clip): r_hat summed over the clip's steps, r_abs after its episode's end.
+        `obs`: the clips' observations already stacked on the device, if at hand."""
         H = len(segments[0])
-        obs = torch.as_tensor(np.concatenate([s.obs for s in segments]))
-        actions = torch.as_tensor(np.concatenate([s.actions for s in segments]))
+        if obs is None:
+            obs = self._tensor(np.concatenate([s.obs for s in segments]))
+        actions = self._tensor(np.concatenate([s.actions for s in segments]))
         rewards = member(obs, actions).view(len(segments), H)
         if all(s.alive_steps is None for s in segments):
             return rewards.sum(1)
-        alive = torch.as_tensor(np.stack([s.alive() for s in segments]))
-        after_end = member.absorbing if member.absorbing is not None else torch.zeros(())
+        alive = self._tensor(np.stack([s.alive() for s in segments]))
+        after_end = member.absorbing if member.absorbing is not None else rewards.new_zeros(())
         return torch.where(alive, rewards, after_end).sum(1)
+
+    @torch.no_grad()
+    def _returns_in_chunks(
+        self, member: RewardNet, segments: list[Segment], chunk_bytes: int = 64 * 2**20
+    ) -> torch.Tensor:
+        """_segment_returns over many clips, in chunks of at most `chunk_bytes` of observations
+        (one chunk for any MuJoCo set of clips; ~90 clips of Atari frames)."""
+        per_clip = max(1, segments[0].obs.nbytes) if segments else 1
+        size = max(1, chunk_bytes // per_clip)
+        return torch.cat(
+            [
+                self._segment_returns(member, segments[i : i + size])
+                for i in range(0, len(segments), size)
+            ]
+        )
 
     @torch.no_grad()
     def preference_probabilities(self, pairs: list[tuple[Segment, Segment]]) -> torch.Tensor:
@@ -184,7 +268,9 @@ class RewardEnsemble(nn.Module):
         firsts, seconds = [a for a, _ in pairs], [b for _, b in pairs]
         return torch.stack(
             [
-                torch.sigmoid(self._segment_returns(m, firsts) - self._segment_returns(m, seconds))
+                torch.sigmoid(
+                    self._returns_in_chunks(m, firsts) - self._returns_in_chunks(m, seconds)
+                )
                 for m in self.members
             ]
         )
@@ -222,7 +308,7 @@ class RewardEnsemble(nn.Module):
             if not member.image:
                 member.in_mean.copy_(mean)
                 member.in_std.copy_(std)
-            optimizer = torch.optim.Adam(member.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+            optimizer = self._optimizer(member)
             sample = self.rng.choice(train_idx, size=len(train_idx), replace=True)  # bootstrap
             member.train()
             for _ in range(c.epochs):
@@ -242,11 +328,89 @@ class RewardEnsemble(nn.Module):
             metrics.update(self.evaluate([labelled[i] for i in val_idx]))
         return metrics
 
+    def bootstrap_counts(self, member: int, comparison_ids: list[int]) -> np.ndarray:
+        """How often `member` counts each pair: Poisson(1), drawn once per (seed, member, pair)
+        so it never changes as labels arrive or when a run resumes (the online bootstrap)."""
+        counts = self.counts.setdefault(member, np.zeros(0, dtype=np.int64))
+        if comparison_ids and max(comparison_ids) >= len(counts):
+            new = np.arange(len(counts), max(comparison_ids) + 1)
+            drawn = [np.random.default_rng((self.seed, member, int(cid))).poisson() for cid in new]
+            counts = self.counts[member] = np.concatenate([counts, drawn])
+        return counts[comparison_ids]
+
+    def fit_batches(
+        self,
+        labelled: list[tuple[int, Segment, Segment, float]],
+        recent: list[Segment],
+        batches: int,
+        validate: bool = True,
+        normalize_clips: int = 128,
+    ) -> dict[str, float]:
+        """`batches` minibatches per member on the newest `buffer` labels (the budget mode).
+
+        Each member draws its pairs in proportion to its bootstrap counts and keeps its Adam
+        from call to call; each output is then normalised on up to `normalize_clips` random
+        recent clips, and the held-out pairs are scored when `validate` (a pass over all of
+        them: the caller decides how often)."""
+        c = self.config
+        ids = [cid for cid, *_ in labelled]
+        train_idx, val_idx = self.split(ids)
+        if not train_idx:
+            train_idx, val_idx = list(range(len(labelled))), []
+        if c.buffer is not None:
+            train_idx = train_idx[-c.buffer :]
+        window = {ids[i] for i in train_idx}
+        self.frames = {key: obs for key, obs in self.frames.items() if key[0] in window}
+        losses = []
+        for k, member in enumerate(self.members):
+            weights = self.bootstrap_counts(k, [ids[i] for i in train_idx]).astype(float)
+            if weights.sum() == 0:  # every pair drawn 0 times: fall back to all of them
+                weights[:] = 1.0
+            member.train()
+            for _ in range(batches):
+                picks = self.rng.choice(
+                    len(train_idx), size=c.batch_pairs, replace=True, p=weights / weights.sum()
+                )
+                loss = self._loss(member, [labelled[train_idx[i]] for i in picks])
+                self.optimizers[k].zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizers[k].step()
+                losses.append(loss.item())
+        self.fits += 1
+        if len(recent) > normalize_clips:
+            recent = [recent[i] for i in self.rng.choice(len(recent), normalize_clips, False)]
+        self.normalize(recent)
+        metrics = {"rm_train_loss": float(np.mean(losses))} if losses else {}
+        if validate and val_idx:
+            metrics.update(self.evaluate([labelled[i] for i in val_idx]))
+        return metrics
+
+    def optimizer_states(self) -> list[dict]:
+        return [optimizer.state_dict() for optimizer in self.optimizers]
+
+    def load_optimizer_states(self, states: list[dict]) -> None:
+        for optimizer, state in zip(self.optimizers, states):
+            optimizer.load_state_dict(state)
+
     def _loss(self, member: RewardNet, batch) -> torch.Tensor:
-        r1 = self._segment_returns(member, [a for _, a, _, _ in batch])
-        r2 = self._segment_returns(member, [b for _, _, b, _ in batch])
-        mu = torch.tensor([m for *_, m in batch], dtype=r1.dtype)
+        r1, r2 = (
+            self._segment_returns(
+                member, [pair[side] for pair in batch], self._cached_obs(batch, side)
+            )
+            for side in (1, 2)
+        )
+        mu = torch.tensor([m for *_, m in batch], dtype=r1.dtype, device=r1.device)
         return bradley_terry_loss(r1, r2, mu, eps=self.config.eps)
+
+    def _cached_obs(self, batch, side: int) -> torch.Tensor | None:
+        """The observations of one side of the labelled pairs, stacked, from the device cache
+        (filled on first use); None when the cache is off."""
+        if not self.cache_frames:
+            return None
+        for cid, *pair, _ in batch:
+            if (cid, side) not in self.frames:
+                self.frames[(cid, side)] = self._tensor(pair[side - 1].obs)
+        return torch.cat([self.frames[(cid, side)] for cid, *_ in batch])
 
     @torch.no_grad()
     def normalize(self, segments: list[Segment]) -> None:
@@ -254,8 +418,8 @@ class RewardEnsemble(nn.Module):
         x target_std + target_mean). With `absorbing`, r_abs is the zero instead of the mean."""
         if not segments:
             return
-        obs = torch.as_tensor(np.concatenate([s.obs[s.alive()] for s in segments]))
-        actions = torch.as_tensor(np.concatenate([s.actions[s.alive()] for s in segments]))
+        obs = self._tensor(np.concatenate([s.obs[s.alive()] for s in segments]))
+        actions = self._tensor(np.concatenate([s.actions[s.alive()] for s in segments]))
         for member in self.members:
             member.eval()
             out = torch.cat(
@@ -276,12 +440,12 @@ class RewardEnsemble(nn.Module):
         self.eval()
         firsts = [a for _, a, _, _ in labelled]
         seconds = [b for _, _, b, _ in labelled]
-        mu = torch.tensor([m for *_, m in labelled])
-        r1 = torch.stack([self._segment_returns(m, firsts) / m.out_std for m in self.members]).mean(
-            0
-        )
+        mu = torch.tensor([m for *_, m in labelled], device=self.device)
+        r1 = torch.stack(
+            [self._returns_in_chunks(m, firsts) / m.out_std for m in self.members]
+        ).mean(0)
         r2 = torch.stack(
-            [self._segment_returns(m, seconds) / m.out_std for m in self.members]
+            [self._returns_in_chunks(m, seconds) / m.out_std for m in self.members]
         ).mean(0)
         newest = slice(len(labelled) - math.ceil(len(labelled) / 4), None)
         return {

@@ -9,6 +9,7 @@ import torch
 from rlhf_from_scratch.envs.rollout import ReturnScaler
 from rlhf_from_scratch.envs.train import default_config, train
 from rlhf_from_scratch.preferences.loop import PreferenceConfig, PreferenceLearner
+from rlhf_from_scratch.preferences.reward_model import RewardEnsemble
 from rlhf_from_scratch.preferences.segments import Segment, SegmentPool
 from rlhf_from_scratch.preferences.store import PreferenceStore
 from rlhf_from_scratch.utils.errors import ConfigError
@@ -257,13 +258,15 @@ def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
         ("ppo", 200, 12, {}),
         ("a2c", 5, 120, {}),
         ("ppo", 200, 12, dict(normalize_reward=True, scale_returns=True)),
+        ("ppo", 200, 12, dict(rm_labels_per_step=0.3, rm_buffer=8, rm_val_every=3)),
     ],
 )
 def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(
     algo, n_steps, updates, extra, tmp_path, kill_and_resume
 ):
     """The clip pool is in the checkpoint, and so are A2C's rollouts still waiting to be joined
-    into clips (and r_hat's return statistics): the resumed run asks the same queries."""
+    into clips (and r_hat's return statistics, and the budgeted fit's Adam states and credit):
+    the resumed run asks the same queries."""
     config = default_config(
         algo,
         "Pendulum-v1",
@@ -341,3 +344,53 @@ def test_bad_preference_settings_are_refused(tmp_path, overrides, message):
         config = default_config("ppo", "CartPole-v1", total_steps=256, **overrides)
         train(config, tmp_path)
     assert not (tmp_path / "config.json").exists()  # a corrected rerun may use the same folder
+
+
+def test_the_budgeted_refit_trains_its_labels_per_step_at_every_update(tmp_path, monkeypatch):
+    """0.3 labels per step, 400 steps per update, 32 pairs per minibatch: 3.75 minibatches per
+    update, so 3, 4, 4, 4, 3, ... (the fraction carried over), and the held-out pairs scored
+    every rm_val_every-th update."""
+    calls = []
+    fit_batches = RewardEnsemble.fit_batches
+
+    def spy(self, labelled, recent, batches, validate=True, **kwargs):
+        calls.append((batches, validate))
+        return fit_batches(self, labelled, recent, batches, validate, **kwargs)
+
+    monkeypatch.setattr(RewardEnsemble, "fit_batches", spy)
+    config = pendulum_ppo(total_steps=400 * 8, labels=40, rm_labels_per_step=0.3, rm_val_every=3)
+    train(config, tmp_path)
+    assert [b for b, _ in calls] == [int(3.75 * (k + 1)) - int(3.75 * k) for k in range(8)]
+    assert [v for _, v in calls] == [k % 3 == 0 for k in range(8)]
+    rows = read_metrics(tmp_path)
+    assert all("rm_train_loss" in row and "rm_val_accuracy" in row for row in rows)
+
+
+def test_a_preference_run_on_a_real_atari_game(tmp_path):
+    """Pong frames through the whole loop: clips of frames in the store, the paper's CNN
+    ensemble trained a little at every update, r_hat in place of the score."""
+    config = default_config(
+        "ppo",
+        "Pong-v5",
+        num_envs=2,
+        n_steps=32,
+        total_steps=2 * 32 * 3,
+        seed=0,
+        reward="preferences",
+        labels=12,
+        segment_steps=8,
+        pool_size=20,
+        rm_labels_per_step=0.5,
+        eval_episodes=0,
+        log_every=1,
+    )
+    assert config.preference_config["rm_dropout"] == 0.5  # the Atari defaults are kept
+    assert config.preference_config["label_t0"] == 1.25e6
+    summary = train(config, tmp_path)
+    assert summary["labels_used"] == 12
+    rows = read_metrics(tmp_path)
+    assert len(rows) == 3 and all(np.isfinite(row["rm_train_loss"]) for row in rows)
+    store = PreferenceStore(tmp_path / "preferences.sqlite", "ALE/Pong-v5")
+    _, first, second, _ = store.segment_pairs()[0]
+    assert first.obs.shape == (8, 4, 84, 84) and first.obs.dtype == np.uint8
+    assert first.actions.shape == (8,)

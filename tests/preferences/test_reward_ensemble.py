@@ -233,3 +233,102 @@ def test_segments_longer_than_the_rollout_are_refused():
         cut_segments(
             x, x, x[..., 0], torch.ones(4, 1), torch.zeros(4, 1), 8, 1, np.random.default_rng(0)
         )
+
+
+def linear_reward_labels(n_pairs: int, rng) -> list:
+    teacher = Teacher(seed=0)
+    labelled = []
+    for i in range(1, n_pairs + 1):
+        a, b = random_clip(rng), random_clip(rng)
+        labelled.append((i, a, b, teacher.label(a.true_rewards, b.true_rewards)))
+    return labelled
+
+
+def test_the_budgeted_fit_recovers_a_known_linear_reward():
+    """A few minibatches at a time, as labels arrive (the paper's Atari predictor)."""
+    rng = np.random.default_rng(0)
+    labelled = linear_reward_labels(400, rng)
+    ensemble = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(lr=3e-3), seed=0)
+    recent = [random_clip(rng) for _ in range(50)]
+    for arrived in range(40, 401, 40):  # ten updates, 40 new labels and 30 minibatches each
+        metrics = ensemble.fit_batches(labelled[:arrived], recent, batches=30)
+    assert metrics["rm_val_accuracy"] > 0.9
+    fresh = [random_clip(rng) for _ in range(200)]
+    obs = torch.as_tensor(np.concatenate([c.obs for c in fresh]))
+    act = torch.as_tensor(np.concatenate([c.actions for c in fresh]))
+    r_true = np.concatenate([c.true_rewards for c in fresh])
+    assert np.corrcoef(ensemble.reward(obs, act).numpy(), r_true)[0, 1] > 0.9
+
+
+def test_bootstrap_counts_are_poisson_one_and_never_change():
+    ensemble = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(), seed=3)
+    first = ensemble.bootstrap_counts(0, list(range(1, 2001)))
+    # Poisson(1): mean 1, variance 1, a share e^-1 of the pairs left out of this member
+    assert abs(first.mean() - 1) < 0.07 and abs(first.var() - 1) < 0.1
+    assert abs((first == 0).mean() - np.exp(-1)) < 0.03
+    more = ensemble.bootstrap_counts(0, list(range(1, 5001)))
+    assert (more[:2000] == first).all()  # labels arriving later leave earlier counts alone
+    again = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(), seed=3)
+    assert (again.bootstrap_counts(0, [5, 1, 700]) == first[[4, 0, 699]]).all()  # a resume
+    assert (ensemble.bootstrap_counts(1, list(range(1, 2001))) != first).mean() > 0.4
+
+
+def test_budgeted_fit_draws_only_the_newest_labels_its_bootstrap_kept(monkeypatch):
+    rng = np.random.default_rng(1)
+    labelled = linear_reward_labels(120, rng)
+    ensemble = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(buffer=30, members=2), seed=0)
+    seen: dict[int, set] = {0: set(), 1: set()}
+    loss = RewardEnsemble._loss
+
+    def spy(self, member, batch):
+        seen[list(self.members).index(member)].update(cid for cid, *_ in batch)
+        return loss(self, member, batch)
+
+    monkeypatch.setattr(RewardEnsemble, "_loss", spy)
+    ensemble.fit_batches(labelled, [], batches=40)
+    train_ids, _ = ensemble.split([cid for cid, *_ in labelled])
+    newest = {labelled[i][0] for i in train_ids[-30:]}
+    for k in (0, 1):
+        kept = {cid for cid in newest if ensemble.bootstrap_counts(k, [cid])[0] > 0}
+        assert seen[k] == kept  # 40 x 32 draws from <= 30 pairs: every kept pair is drawn
+    assert seen[0] != seen[1]
+
+
+def test_the_atari_reward_net_is_the_papers_cnn():
+    from rlhf_from_scratch.preferences.reward_model import PreferenceCNN, RewardNet
+
+    config = RewardModelConfig(dropout=0.5)
+    net = RewardNet((4, 84, 84), 6, True, config)
+    assert isinstance(net.encoder, PreferenceCNN) and net.encoder.out_dim == 16 * 7 * 7
+    convs = [m for m in net.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == [
+        (16, 7, 3),
+        (16, 5, 2),
+        (16, 3, 1),
+        (16, 3, 1),
+    ]
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.encoder.modules()) == 4
+    assert [m.in_features for m in net.head if isinstance(m, torch.nn.Linear)] == [784 + 6, 64]
+    frames = torch.randint(0, 256, (5, 4, 84, 84), dtype=torch.uint8)
+    actions = torch.tensor([0, 1, 2, 3, 5])
+    net.eval()  # no dropout: the same frames score the same
+    assert torch.equal(net(frames, actions), net(frames, actions))
+    net.train()
+    assert not torch.equal(net(frames, actions), net(frames, actions))
+
+
+def test_frames_kept_on_the_device_give_the_same_fit_and_only_the_buffer_is_kept():
+    """The GPU path's cache of labelled clips, run on the CPU: the same losses as without it."""
+    rng = np.random.default_rng(2)
+    labelled = linear_reward_labels(60, rng)
+    fits = {}
+    for cache in (False, True):
+        ensemble = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(buffer=20), seed=0)
+        ensemble.cache_frames = cache
+        fits[cache] = [ensemble.fit_batches(labelled[:n], [], batches=3) for n in (30, 60)]
+    assert fits[True] == fits[False]
+    train_ids, _ = ensemble.split([cid for cid, *_ in labelled])
+    window = {labelled[i][0] for i in train_ids[-20:]}
+    assert {cid for cid, _ in ensemble.frames} <= window
+    cid, first, second, _ = labelled[train_ids[-1]]
+    assert torch.equal(ensemble.frames[(cid, 2)], torch.as_tensor(second.obs))
