@@ -33,11 +33,17 @@ from rlhf_from_scratch.utils.machine import machine_info
 from rlhf_from_scratch.utils.rundir import read_metrics
 
 
+class Enough(Exception):
+    pass
+
+
 def steps_per_second(env: str, steps: int, threads: int, **preferences) -> dict:
+    """A run of `steps` steps; a preference run is the start of a 10M-step run (its label
+    schedule is that run's), stopped after `steps`."""
     config = default_config(
         "ppo",
         env,
-        total_steps=steps,
+        total_steps=10_000_000 if preferences else steps,
         seed=1,
         eval_episodes=0,
         torch_threads=threads,
@@ -45,8 +51,16 @@ def steps_per_second(env: str, steps: int, threads: int, **preferences) -> dict:
         **preferences,
     )
     run_dir = Path(tempfile.mkdtemp()) / "run"
+
+    def stop(step: int, metrics: dict) -> None:
+        if step >= steps:
+            raise Enough
+
     t0 = time.perf_counter()
-    summary = train(config, str(run_dir))
+    try:
+        summary = train(config, str(run_dir), on_update=stop if preferences else None)
+    except Enough:
+        summary = {"steps": steps}
     wall = time.perf_counter() - t0
     rows = read_metrics(run_dir)
     shutil.rmtree(run_dir.parent)
@@ -55,12 +69,13 @@ def steps_per_second(env: str, steps: int, threads: int, **preferences) -> dict:
         "env": env,
         "torch_threads": threads,
         "steps": summary["steps"],
-        "train_steps_per_second": summary["steps_per_second"],
+        "train_steps_per_second": summary.get("steps_per_second", last["steps_per_second"]),
         "wall_seconds_with_setup": wall,
         # the run's own clock: the first update's row includes the warm-up, later rows do not
         "seconds_to_first_update": first["wall_seconds"],
         "steps_per_second_after_first_update": (last["step"] - first["step"])
         / (last["wall_seconds"] - first["wall_seconds"]),
+        **({"labels_used": last["labels_used"]} if preferences else {}),
     }
 
 
@@ -73,17 +88,18 @@ def preference_table(rows: list[dict], meta: dict, labels: int) -> list[str]:
         f"- machine: {meta['cpu']}, {meta['cores']} cores visible, torch {meta['torch']}, no GPU",
         f"- `rlhf train --algo ppo --env ENV --reward preferences --labels {labels}` with the"
         " Atari defaults (PPO: 8 envs x 128 steps; reward model: the paper's CNN, 3 members,"
-        " trained at 0.1 labels per env step on the newest 3000 labels); agent steps of 4"
-        " frames; the steady rate is timed from the first update's metrics row to the last",
+        " trained at 0.1 labels per env step on the newest 3000 labels); the first `steps` of"
+        " a 10M-step run (its label schedule); agent steps of 4 frames; the steady rate is"
+        " timed from the first update's metrics row to the last",
         "",
-        "| env | torch threads | steps | warm-up + first update, s | steps/s after it "
-        "| 10M steps would take |",
-        "|---|---|---|---|---|---|",
+        "| env | torch threads | steps | labels by then | warm-up + first update, s "
+        "| steps/s after it | 10M steps would take |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         rate = r["steps_per_second_after_first_update"]
         lines.append(
-            f"| {r['env']} | {r['torch_threads']} | {r['steps']} | "
+            f"| {r['env']} | {r['torch_threads']} | {r['steps']} | {r['labels_used']} | "
             f"{r['seconds_to_first_update']:.0f} | {rate:.0f} | {10_000_000 / rate / 3600:.0f} h |"
         )
     return lines

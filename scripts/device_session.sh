@@ -1,16 +1,22 @@
 #!/bin/bash
 # bash scripts/device_session.sh STAGE [SECONDS]   (on the GPU machine, from the repository root,
 #   with the wheels of gymnasium/mujoco/ale_py/vaderSentiment in .whl/ and Pong's checkpoint in
-#   .bench_state/; $OUT is where the results go: the device tool's convention)
+#   .bench_state/; $OUT is where the results go: the device tool's convention). The wheels, on
+#   the development machine: pip download -d .whl --only-binary=:all: --no-deps \
+#     --python-version 3.12 --platform manylinux_2_28_x86_64 gymnasium ale-py mujoco \
+#     vaderSentiment farama-notifications cloudpickle
+#   and a later call resumes from the previous call's $OUT/atari.tgz.part-* put in .bench_state/
 # stage 1: CUDA tests, GPT-2-small throughput, rlhf demo on CUDA; Pong to 5M then Breakout
 # stage 2: the other algorithms on CUDA, GPT-2-small pretraining; Atari goes on
+# stage pref: the preference tests on CUDA, then Pong from 3300 synthetic labels (issue 3), 10M
+#   steps resumed across calls (not yet run on a GPU: written 2026-11-25 without one)
 S=$(date +%s); END=$((S+${2:-550}))
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 3
 export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1; unset MUJOCO_GL
 B=/root/bench; mkdir -p $B/atari $B/lm
 if [ ! -d $B/atari/ppo-Pong-v5-s1 ]; then
   if ls .bench_state/atari.tgz.part-* >/dev/null 2>&1; then cat .bench_state/atari.tgz.part-* | tar xz -C $B;
-  else tar xzf .bench_state/pong.tgz -C /; fi
+  elif [ -f .bench_state/pong.tgz ]; then tar xzf .bench_state/pong.tgz -C /; fi
 fi
 echo "code $(git rev-parse --short HEAD 2>/dev/null)" >> $OUT/status.txt
 ST=$OUT/status.txt
@@ -32,7 +38,19 @@ atari() {  # Pong to its 5M steps, then Breakout (10M, resumed across calls), un
 demo() { R=""; [ -f $B/lm/demo/config.json ] && R=--resume
   timeout $(( $(left) - 30 )) python3 -m rlhf_from_scratch demo --device cuda --hacking --run-dir $B/lm/demo --no-progress $R >> $B/lm/demo.log 2>&1
   echo "demo rc $? at +$(( $(date +%s)-S )) s" >> $ST; }
-if [ "$1" = 1 ]; then
+pong_preferences() {
+  P=$B/atari/ppo-Pong-v5-s1-pref3300; R=""; [ -f $P/config.json ] && R=--resume
+  echo "Pong from preferences start at +$(( $(date +%s)-S )) s, $(left) s left" >> $ST
+  timeout $(( $(left) - 40 )) python3 -m rlhf_from_scratch train --algo ppo --env Pong-v5 --device cuda \
+    --num-envs 16 --total-steps 10000000 --reward preferences --labels 3300 --seed 1 --run-dir $P \
+    --quiet --checkpoint-every 20 $R >> $B/atari/pong-pref.log 2>&1
+  echo "Pong from preferences rc $? at +$(( $(date +%s)-S )) s" >> $ST; }
+if [ "$1" = pref ]; then
+  [ -f $B/atari/pytest_pref.txt ] || { timeout 240 python3 -m pytest -q -p no:cacheprovider -rs \
+    tests/preferences/test_cuda.py > $B/atari/pytest_pref.txt 2>&1
+    echo "pytest preferences rc $? at +$(( $(date +%s)-S )) s" >> $ST; }
+  pong_preferences
+elif [ "$1" = 1 ]; then
   timeout 150 python3 -m pytest -q -p no:cacheprovider -rs tests/lm/test_cuda.py tests/lm/test_safetensors.py > $B/lm/pytest.txt 2>&1
   echo "pytest rc $? at +$(( $(date +%s)-S )) s" >> $ST
   timeout 250 python3 scripts/bench_lm_gpu.py --out $B/lm/gpu --seconds 30 > $B/lm/gpu.log 2>&1
@@ -61,7 +79,7 @@ echo "=== finished at +$(( $(date +%s)-S )) s" >> $ST
 for d in $B/atari/*/checkpoints; do ls $d/*.pt 2>/dev/null | head -n -1 | xargs -r rm -f; rm -f $d/*.tmp; done
 { for f in $B/atari/*/metrics.jsonl; do echo "$f"; tail -1 "$f" | cut -c1-600; done
   for f in $B/atari/*/summary.json; do echo "$f $(tr -d '\n ' < $f)"; done
-  tail -5 $B/atari/*.log; cat $B/lm/pytest.txt | tail -15; cat $B/lm/gpu/lm_gpu.md 2>/dev/null; tail -3 $B/lm/gpu.log
+  tail -5 $B/atari/*.log; tail -5 $B/atari/pytest_pref.txt 2>/dev/null; cat $B/lm/pytest.txt | tail -15; cat $B/lm/gpu/lm_gpu.md 2>/dev/null; tail -3 $B/lm/gpu.log
   tail -25 $B/lm/demo.log; for f in $B/lm/rlhf-*.log $B/lm/gpt2small.log; do echo "-- $f"; tail -8 $f; done; } >> $ST 2>&1
 cd $B && tar czf $OUT/lm.tgz --exclude='*.pt' lm
 tar czf - atari | split -b 15M - $OUT/atari.tgz.part-

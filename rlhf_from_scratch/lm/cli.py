@@ -211,8 +211,14 @@ def _describe(lm_commands, commands) -> None:
         "expert-iteration": ExpertIterationConfig,
         "best-of-n": BestOfNConfig,
     }
+    # flags that set a field of another name (cmd_rm, cmd_dpo, cmd_rlhf)
+    aliases = {
+        "rm": {"batch_size": "rankings_per_batch"},
+        "dpo": {"batch_size": "rankings_per_batch"},
+        "rlhf": {"steps": "updates"},
+    }
     for name, config_cls in configs.items():
-        describe_flags(lm_commands.choices[name], config_cls)
+        describe_flags(lm_commands.choices[name], config_cls, aliases.get(name))
     describe_flags(commands.choices["demo"], DemoConfig)
 
 

@@ -110,8 +110,9 @@ class PreferenceCNN(nn.Module):
             ]
             channels = 16
         self.net = nn.Sequential(*layers, nn.Flatten())
-        with torch.no_grad():
-            self.out_dim = self.net(torch.zeros(1, *obs_shape)).shape[1]
+        with torch.no_grad():  # in eval mode, so the probe leaves batch norm's statistics alone
+            self.out_dim = self.net.eval()(torch.zeros(1, *obs_shape)).shape[1]
+        self.net.train()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs.float() / 255.0)

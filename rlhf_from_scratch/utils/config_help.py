@@ -41,17 +41,24 @@ def field_notes(cls) -> dict[str, str]:
     return notes
 
 
-def describe_flags(parser: argparse.ArgumentParser, cls) -> None:
-    """Fill in the help of `parser`'s flags that set a field of `cls` by the same name: the
-    field's comment where the flag has no help of its own, then the default, unless the help
-    names one already or the default is left to run time (None or "")."""
+def describe_flags(
+    parser: argparse.ArgumentParser, cls, aliases: dict[str, str] | None = None
+) -> None:
+    """Fill in the help of `parser`'s flags that set a field of `cls` by the same name (or by
+    the name `aliases` gives a flag's dest: {"steps": "updates"}): the field's comment where the
+    flag has no help of its own, then the default, unless the help names one already or the
+    default is left to run time (None or "")."""
     notes = field_notes(cls)
     defaults = {f.name: f.default for f in fields(cls)}
+    aliases = aliases or {}
     for action in parser._actions:  # argparse has no public list of a parser's flags
-        if action.dest not in defaults or not action.option_strings:
+        name = aliases.get(action.dest, action.dest)
+        if name not in defaults or not action.option_strings:
             continue
-        text = action.help or notes.get(action.dest, "").replace("%", "%%")
-        default = action.default if action.default is not None else defaults[action.dest]
+        text = action.help or notes.get(name, "").replace("%", "%%")
+        if name != action.dest:
+            text = f"{text} (sets {name})" if text else f"sets {name}"
+        default = action.default if action.default is not None else defaults[name]
         on_off = action.nargs == 0  # --flag / no flag: the help says what turning it on does
         if not on_off and default not in (None, "", MISSING) and "default" not in text:
             text = f"{text}; default: {default}" if text else f"default: {default}"

@@ -313,6 +313,9 @@ def test_the_atari_reward_net_is_the_papers_cnn():
     actions = torch.tensor([0, 1, 2, 3, 5])
     net.eval()  # no dropout: the same frames score the same
     assert torch.equal(net(frames, actions), net(frames, actions))
+    fresh = RewardNet((4, 84, 84), 6, True, config)  # built, never run: batch norm untouched
+    norms = [m for m in fresh.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(m.running_var.eq(1).all() and m.num_batches_tracked == 0 for m in norms)
     net.train()
     assert not torch.equal(net(frames, actions), net(frames, actions))
 

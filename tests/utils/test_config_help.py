@@ -76,3 +76,19 @@ def test_the_lm_commands_help_gives_the_config_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert f"--kl-coef KL_COEF beta (initial when adaptive); default: {RLHFConfig.kl_coef}" in text
     assert f"--updates UPDATES default: {RLHFConfig.updates}" in text
+    # --steps sets `updates` (cmd_rlhf): the help says so, with that field's default
+    assert f"--steps STEPS sets updates; default: {RLHFConfig.updates}" in text
+
+
+def test_a_flag_may_describe_a_field_of_another_name():
+    @dataclass
+    class Settings:
+        rankings_per_batch: int = 8  # rankings in a batch
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch-size", type=int, default=None)
+    describe_flags(parser, Settings, {"batch_size": "rankings_per_batch"})
+    assert (
+        _help_of(parser)["batch_size"]
+        == "rankings in a batch (sets rankings_per_batch); default: 8"
+    )
