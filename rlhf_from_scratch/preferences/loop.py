@@ -128,7 +128,11 @@ class PreferenceLearner:
         self.rng = np.random.default_rng(seed)
         self.teacher = make_teacher(config.labeler, seed=seed + 1)
         self.store = PreferenceStore(store_path, task)
-        self.pool = SegmentPool(config.pool_size, self.rng)
+        # Frames stay out of the checkpoint (64 MiB of them would triple its size): an Atari
+        # run cannot resume exactly anyway (its envs cannot be pickled, episodes restart), and
+        # one PPO update refills the pool with ~80 clips before any label is asked.
+        image = len(obs_shape) == 3
+        self.pool = SegmentPool(config.pool_size, self.rng, checkpoint_bytes=0 if image else None)
         self.ensemble = RewardEnsemble(
             obs_shape, action_dim, discrete, config.reward_model(), seed=seed, device=device
         )

@@ -114,14 +114,19 @@ class SegmentPool:
     """The most recent clips, from which queries are drawn (old behaviour is forgotten).
 
     A checkpoint keeps the newest clips that fit in `checkpoint_bytes` (64 MiB: all of a
-    MuJoCo pool, about 90 Atari clips), so a resumed run queries the clips an unbroken run
-    would. Without them a run whose episodes rarely hold a whole clip stops labelling.
+    MuJoCo pool), so a resumed run queries the clips an unbroken run would. Without them a run
+    whose episodes rarely hold a whole clip stops labelling. The learner keeps none of an
+    Atari pool (see PreferenceLearner).
     """
 
     checkpoint_bytes = 64 * 2**20
 
-    def __init__(self, capacity: int, rng: np.random.Generator):
+    def __init__(
+        self, capacity: int, rng: np.random.Generator, checkpoint_bytes: int | None = None
+    ):
         self.capacity, self.rng = capacity, rng
+        if checkpoint_bytes is not None:
+            self.checkpoint_bytes = checkpoint_bytes
         self.segments: list[Segment] = []
 
     def add(self, segments: list[Segment]) -> None:

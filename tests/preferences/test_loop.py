@@ -394,3 +394,39 @@ def test_a_preference_run_on_a_real_atari_game(tmp_path):
     _, first, second, _ = store.segment_pairs()[0]
     assert first.obs.shape == (8, 4, 84, 84) and first.obs.dtype == np.uint8
     assert first.actions.shape == (8,)
+
+
+def test_an_atari_preference_run_resumes_without_its_frames_in_the_checkpoint(tmp_path):
+    """The pool's frames stay out of the checkpoint; the resumed run refills the pool and asks
+    the rest of its labels."""
+
+    class Kill(Exception):
+        pass
+
+    def kill(step, metrics):
+        if step == 2 * 32 * 2:
+            raise Kill
+
+    config = default_config(
+        "ppo",
+        "Pong-v5",
+        num_envs=2,
+        n_steps=32,
+        total_steps=2 * 32 * 4,
+        seed=0,
+        reward="preferences",
+        labels=20,
+        label_t0=100,  # most labels after the first update
+        segment_steps=8,
+        pool_size=20,
+        rm_labels_per_step=0.5,
+        eval_episodes=0,
+        checkpoint_every=1,
+    )
+    with pytest.raises(Kill):
+        train(config, tmp_path, on_update=kill)
+    state = torch.load(sorted((tmp_path / "checkpoints").glob("*.pt"))[-1], weights_only=False)
+    assert state["learner"]["pool"]["obs"] is None
+    labelled = len(PreferenceStore(tmp_path / "preferences.sqlite", "ALE/Pong-v5"))
+    assert labelled < 20
+    assert train(config, tmp_path, resume=True)["labels_used"] == 20
