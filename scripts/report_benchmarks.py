@@ -5,7 +5,8 @@
 
 --src is a folder laid out as the device runs left it: SRC/mujoco/RUN, SRC/atari/RUN,
 SRC/throughput/throughput.{json,md}, SRC/lm_gpu/* (optional). From each run directory only
-config.json, summary.json and metrics.jsonl are copied (into benchmarks/FAMILY/runs/RUN/), so
+config.json, summary.json and metrics.jsonl (as metrics.jsonl.gz) are copied (into
+benchmarks/FAMILY/runs/RUN/), so
 the tables and figures can be regenerated from the repository alone. A run without a
 summary.json did not reach its step budget: it is reported as unfinished with its last
 `recent_return` and the step it reached. benchmarks/device_sessions.json (written by hand
@@ -27,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from bench_throughput import results_table  # noqa: E402  (a sibling script: the same table)
 
+from rlhf_from_scratch.utils.rundir import compress_metrics, read_metrics  # noqa: E402
+
 KEEP = ("config.json", "summary.json", "metrics.jsonl")
 
 # Published 1M-step returns (see shared/REFERENCES.md) and the project's targets.
@@ -47,19 +50,6 @@ TARGETS = {
     ("ppo", "Walker2d-v5"): 3400,
 }
 ALGO_ORDER = ["ppo", "trpo", "a2c", "reinforce"]
-
-
-def read_metrics(run: Path) -> list[dict]:
-    path = run / "metrics.jsonl"
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            pass
-    return rows
 
 
 def run_info(run: Path) -> dict:
@@ -108,6 +98,8 @@ def copy_runs(src: Path, dst: Path, max_rows: int) -> None:
             (out / "metrics.jsonl").write_text("\n".join(kept) + "\n")
             note = {"original_rows": len(lines), "kept_every": every, "kept_rows": len(kept)}
             (out / "thinned.json").write_text(json.dumps(note) + "\n")
+        if (out / "metrics.jsonl").exists():
+            compress_metrics(out)
 
 
 def mean_std(values: list[float]) -> str:
@@ -242,13 +234,13 @@ def report_mujoco(bench: Path, meta: dict) -> list[dict]:
     lines += ["## Commands", ""]
     for info in infos:
         lines.append(f"- `{info['name']}`: `{train_command(info)}`")
-    lines += ["", "Runs (config.json, summary.json, metrics.jsonl) are in runs/.", ""]
+    lines += ["", "Runs (config.json, summary.json, metrics.jsonl.gz) are in runs/.", ""]
     for info in infos:
         thin = info["dir"] / "thinned.json"
         if thin.exists():
             t = json.loads(thin.read_text())
             lines.append(
-                f"- `{info['name']}/metrics.jsonl` keeps every {t['kept_every']}th of its "
+                f"- `{info['name']}/metrics.jsonl.gz` keeps every {t['kept_every']}th of its "
                 f"{t['original_rows']} rows, the last one and every row with an episodic_return "
                 f"({t['kept_rows']} rows), to keep the repository small."
             )

@@ -68,3 +68,18 @@ def test_a_nested_setting_an_old_run_left_at_its_default_still_counts(tmp_path):
     with pytest.raises(ConfigError, match="different run.*algo_config"):
         RunDir(tmp_path, {"algo_config": {"lr": 0.2}}, resume=True, tensorboard=False)
     RunDir(tmp_path, {"algo_config": {}, "compile": True}, resume=True, tensorboard=False).close()
+
+
+def test_committed_runs_keep_their_metrics_gzipped_and_read_the_same(tmp_path):
+    from rlhf_from_scratch.utils.rundir import compress_metrics
+
+    lines = [json.dumps({"step": s, "loss": 1.0 / s}) for s in (1, 2, 3)]
+    text = "\n".join(lines) + '\n{"step": 4, "lo'  # the run was killed mid-line
+    (tmp_path / "metrics.jsonl").write_text(text)
+    before = read_metrics(tmp_path)
+    packed = compress_metrics(tmp_path)
+    assert packed.name == "metrics.jsonl.gz" and not (tmp_path / "metrics.jsonl").exists()
+    assert read_metrics(tmp_path) == before and [r["step"] for r in before] == [1, 2, 3]
+    first = packed.read_bytes()
+    (tmp_path / "metrics.jsonl").write_text(text)
+    assert compress_metrics(tmp_path).read_bytes() == first  # no timestamp: same rows, same bytes
