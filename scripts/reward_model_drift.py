@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +50,14 @@ def oracle_pairs(clips, n: int, rng) -> list:
     return pairs
 
 
-def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
+def load_preference_run(run_dir: Path):
+    """(config, newest checkpoint's state, its PreferenceLearner with the store open) of a
+    preference run; clear errors for a folder that is not one, or lacks what is read."""
     config_path = run_dir / "config.json"
     if not config_path.exists():
         raise ConfigError(f"'{run_dir}' is not a run directory (no config.json)")
-    config = TrainConfig(**json.loads(config_path.read_text()))
+    # read on the CPU, whatever device the run trained on
+    config = replace(TrainConfig(**json.loads(config_path.read_text())), device="cpu")
     if config.reward != "preferences":
         raise ConfigError(f"'{run_dir}' learned from the {config.reward!r} reward, not preferences")
     checkpoints = sorted((run_dir / "checkpoints").glob("*.pt"))
@@ -67,6 +71,11 @@ def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
     learner = build_preference_learner(config, envs, run_dir)
     envs.close()
     learner.load_state_dict(state["learner"])
+    return config, state, learner
+
+
+def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
+    _, state, learner = load_preference_run(run_dir)
     ensemble, labelled = learner.ensemble, learner.store.segment_pairs()
     learner.store.close()
     if not labelled:

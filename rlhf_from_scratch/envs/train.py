@@ -43,7 +43,12 @@ from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
 # Christiano et al. on Atari (appendix A.2): r_hat normalised to std 0.05 (1 on MuJoCo); the
 # predictor trained alongside the RL, about one label per 10 RL steps, on the last 3000 labels,
 # with dropout 0.5; the label rate's T0 5e6 frames (1.25M agent steps of 4 frames). A pool of
-# 300 clips, as Atari clips are large (25 x 4 x 84 x 84 bytes).
+# 300 clips, as Atari clips are large (25 x 4 x 84 x 84 bytes). The reward model reads the
+# frames alone (the paper describes its Atari predictor's input as the stacked frames): with
+# the action's one-hot as an input too, a Pong policy trained on r_hat drifted to the action
+# r_hat rated highest on any frame, NOOP, 74% of its steps after 113k steps, while r_hat told
+# the steps before a lost point from the rest by only 0.13 std (scripts/atari_reward_probe.py,
+# benchmarks/atari/preferences/).
 PREFERENCE_DEFAULTS = {
     "atari": {
         "rm_target_std": 0.05,
@@ -52,6 +57,7 @@ PREFERENCE_DEFAULTS = {
         "rm_buffer": 3000,
         "rm_dropout": 0.5,
         "label_t0": 1.25e6,
+        "rm_actions": False,
     }
 }
 

@@ -72,6 +72,7 @@ class PreferenceConfig:
     rm_labels_per_step: float = 0.0
     rm_buffer: int | None = None  # with rm_labels_per_step: the newest labels trained on
     rm_val_every: int = 10  # with rm_labels_per_step: score the held-out pairs every N updates
+    rm_actions: bool = True  # r_hat(o, a); --no-rm-actions: r_hat(o), the observation alone
 
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
@@ -100,6 +101,7 @@ class PreferenceConfig:
             absorbing=self.absorbing,
             uncertainty_penalty=self.rm_uncertainty_penalty,
             buffer=self.rm_buffer,
+            actions=self.rm_actions,
         )
 
 

@@ -71,6 +71,9 @@ class RewardModelConfig:
     # subtracts lambda times the variance; the std keeps lambda in units of r_hat's std.)
     uncertainty_penalty: float = 0.0
     buffer: int | None = None  # fit_batches trains on the newest `buffer` labels (None: all)
+    # r_hat(o, a); False: r_hat(o), the observation alone, so that the policy can move r_hat
+    # only through what its actions do to the observations, never through the action itself
+    actions: bool = True
 
     def validate(self) -> None:
         check_positive("reward-model members", self.members)
@@ -120,22 +123,22 @@ class PreferenceCNN(nn.Module):
 
 class RewardNet(nn.Module):
     """One member: r_hat(o, a). An MLP on [o, a] (2 x 64 leaky ReLU, as in the paper), or the
-    paper's CNN on frames with the action's one-hot joined after the convolutions and one
-    hidden layer of 64 (Atari)."""
+    paper's CNN on frames, the action's one-hot joined after the convolutions, then one hidden
+    layer of 64 (Atari). With `actions=False` the action is left out: r_hat(o)."""
 
     def __init__(
         self, obs_shape: tuple[int, ...], action_dim: int, discrete: bool, config: RewardModelConfig
     ):
         super().__init__()
-        self.discrete, self.action_dim = discrete, action_dim
+        self.discrete, self.action_dim, self.use_actions = discrete, action_dim, config.actions
         self.image = len(obs_shape) == 3
-        hidden = config.hidden
+        hidden, action_in = config.hidden, action_dim if config.actions else 0
         if self.image:
             self.encoder = PreferenceCNN(obs_shape, config.dropout)
-            in_dim, hidden = self.encoder.out_dim + action_dim, (64,)
+            in_dim, hidden = self.encoder.out_dim + action_in, (64,)
         else:
             self.encoder = nn.Identity()
-            in_dim = obs_shape[0] + action_dim
+            in_dim = obs_shape[0] + action_in
         layers: list[nn.Module] = []
         for size in hidden:
             layers += [nn.Linear(in_dim, size), nn.LeakyReLU(0.01), nn.Dropout(config.dropout)]
@@ -155,6 +158,8 @@ class RewardNet(nn.Module):
             features = self.encoder(obs)
         else:
             features = (obs.float() - self.in_mean) / self.in_std
+        if not self.use_actions:
+            return self.head(features).squeeze(-1)
         if self.discrete:
             a = nn.functional.one_hot(actions.long(), self.action_dim).float()
         else:

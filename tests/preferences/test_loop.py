@@ -386,6 +386,7 @@ def test_a_preference_run_on_a_real_atari_game(tmp_path):
     )
     assert config.preference_config["rm_dropout"] == 0.5  # the Atari defaults are kept
     assert config.preference_config["label_t0"] == 1.25e6
+    assert config.preference_config["rm_actions"] is False  # r_hat of the frames alone
     summary = train(config, tmp_path)
     assert summary["labels_used"] == 12
     rows = read_metrics(tmp_path)

@@ -318,6 +318,10 @@ def test_the_atari_reward_net_is_the_papers_cnn():
     assert all(m.running_var.eq(1).all() and m.num_batches_tracked == 0 for m in norms)
     net.train()
     assert not torch.equal(net(frames, actions), net(frames, actions))
+    frames_only = RewardNet((4, 84, 84), 6, True, RewardModelConfig(actions=False)).eval()
+    assert [m.in_features for m in frames_only.head if isinstance(m, torch.nn.Linear)] == [784, 64]
+    same = frames[:1].expand(6, -1, -1, -1)  # one frame with each of the six actions
+    assert torch.allclose(frames_only(same, torch.arange(6)), frames_only(frames[:1], actions[:1]))
 
 
 def test_frames_kept_on_the_device_give_the_same_fit_and_only_the_buffer_is_kept():
