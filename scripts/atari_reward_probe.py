@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reward_model_drift import load_preference_run  # noqa: E402  (a sibling script)
 
 from rlhf_from_scratch.envs import make  # noqa: E402
-from rlhf_from_scratch.envs.policies import ActorCritic  # noqa: E402
+from rlhf_from_scratch.envs.train import build  # noqa: E402
 from rlhf_from_scratch.utils.errors import ConfigError  # noqa: E402
 
 
@@ -33,15 +34,7 @@ def play(run_dir: Path, steps: int, seed: int) -> dict[str, np.ndarray]:
     learner.store.close()
     if make.env_family(config.env) != "atari":
         raise ConfigError(f"'{run_dir}' trained on {config.env}, not an Atari game")
-    envs = make.make_vec_env(config.env, 1, seed)
-    policy = ActorCritic(
-        envs.single_observation_space,
-        envs.single_action_space,
-        hidden=tuple(config.hidden),
-        activation=config.activation,
-        shared=config.shared,
-        log_std_init=config.log_std_init,
-    )
+    envs, policy, *_ = build(replace(config, num_envs=1, seed=seed))  # as the run built them
     policy.load_state_dict(state["policy"])
     obs, _ = envs.reset(seed=seed)
     n_actions = envs.single_action_space.n

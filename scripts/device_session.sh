@@ -47,7 +47,7 @@ pong_preferences() {
   echo "Pong from preferences rc $? at +$(( $(date +%s)-S )) s" >> $ST; }
 if [ "$1" = pref ]; then
   [ -f $B/atari/pytest_pref.txt ] || { timeout 240 python3 -m pytest -q -p no:cacheprovider -rs \
-    tests/preferences/test_cuda.py > $B/atari/pytest_pref.txt 2>&1
+    tests/preferences/test_preferences_cuda.py > $B/atari/pytest_pref.txt 2>&1
     echo "pytest preferences rc $? at +$(( $(date +%s)-S )) s" >> $ST; }
   pong_preferences
 elif [ "$1" = 1 ]; then

@@ -366,24 +366,18 @@ def test_the_budgeted_refit_trains_its_labels_per_step_at_every_update(tmp_path,
     assert all("rm_train_loss" in row and "rm_val_accuracy" in row for row in rows)
 
 
+def tiny_pong(updates: int, **overrides):
+    """A preference run on Pong with the Atari defaults, made small: 2 envs x 32 steps per
+    update, clips of 8 steps, a pool of 20."""
+    settings = dict(num_envs=2, n_steps=32, total_steps=2 * 32 * updates, seed=0)
+    settings.update(reward="preferences", segment_steps=8, pool_size=20, eval_episodes=0)
+    return default_config("ppo", "Pong-v5", **{**settings, "rm_labels_per_step": 0.5, **overrides})
+
+
 def test_a_preference_run_on_a_real_atari_game(tmp_path):
     """Pong frames through the whole loop: clips of frames in the store, the paper's CNN
     ensemble trained a little at every update, r_hat in place of the score."""
-    config = default_config(
-        "ppo",
-        "Pong-v5",
-        num_envs=2,
-        n_steps=32,
-        total_steps=2 * 32 * 3,
-        seed=0,
-        reward="preferences",
-        labels=12,
-        segment_steps=8,
-        pool_size=20,
-        rm_labels_per_step=0.5,
-        eval_episodes=0,
-        log_every=1,
-    )
+    config = tiny_pong(3, labels=12, log_every=1)
     assert config.preference_config["rm_dropout"] == 0.5  # the Atari defaults are kept
     assert config.preference_config["label_t0"] == 1.25e6
     assert config.preference_config["rm_actions"] is False  # r_hat of the frames alone
@@ -408,22 +402,8 @@ def test_an_atari_preference_run_resumes_without_its_frames_in_the_checkpoint(tm
         if step == 2 * 32 * 2:
             raise Kill
 
-    config = default_config(
-        "ppo",
-        "Pong-v5",
-        num_envs=2,
-        n_steps=32,
-        total_steps=2 * 32 * 4,
-        seed=0,
-        reward="preferences",
-        labels=20,
-        label_t0=100,  # most labels after the first update
-        segment_steps=8,
-        pool_size=20,
-        rm_labels_per_step=0.5,
-        eval_episodes=0,
-        checkpoint_every=1,
-    )
+    # most labels after the first update (T0 = 100 steps)
+    config = tiny_pong(4, labels=20, label_t0=100, checkpoint_every=1)
     with pytest.raises(Kill):
         train(config, tmp_path, on_update=kill)
     state = torch.load(sorted((tmp_path / "checkpoints").glob("*.pt"))[-1], weights_only=False)
