@@ -98,7 +98,8 @@ class RewardModelConfig:
 class PreferenceCNN(nn.Module):
     """The paper's Atari reward predictor (Christiano et al. 2017, appendix A.2): four conv
     layers of 16 filters (7x7 stride 3, 5x5 stride 2, 3x3, 3x3), each with batch norm, leaky
-    ReLU (0.01) and dropout; uint8 frames divided by 255. A third of the Nature CNN's work."""
+    ReLU (0.01) and dropout; uint8 frames divided by 255. About a third of the Nature CNN's
+    multiply-adds per frame (3.2M against 8.6M)."""
 
     def __init__(self, obs_shape: tuple[int, ...], dropout: float):
         super().__init__()
@@ -321,11 +322,7 @@ class RewardEnsemble(nn.Module):
                 self.rng.shuffle(sample)
                 for start in range(0, len(sample), c.batch_pairs):
                     batch = [labelled[i] for i in sample[start : start + c.batch_pairs]]
-                    loss = self._loss(member, batch)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    losses.append(loss.item())
+                    losses.append(self._step(member, optimizer, batch))
         self.normalize(recent)
         metrics = {
             "rm_train_loss": float(np.mean(losses[-max(1, len(train_idx) // c.batch_pairs) :]))
@@ -379,11 +376,8 @@ class RewardEnsemble(nn.Module):
                 picks = self.rng.choice(
                     len(train_idx), size=c.batch_pairs, replace=True, p=weights / weights.sum()
                 )
-                loss = self._loss(member, [labelled[train_idx[i]] for i in picks])
-                self.optimizers[k].zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizers[k].step()
-                losses.append(loss.item())
+                batch = [labelled[train_idx[i]] for i in picks]
+                losses.append(self._step(member, self.optimizers[k], batch))
         self.fits += 1
         if len(recent) > normalize_clips:
             recent = [recent[i] for i in self.rng.choice(len(recent), normalize_clips, False)]
@@ -400,6 +394,14 @@ class RewardEnsemble(nn.Module):
         for optimizer, state in zip(self.optimizers, states):
             optimizer.load_state_dict(state)
 
+    def _step(self, member: RewardNet, optimizer: torch.optim.Optimizer, batch) -> float:
+        """One Adam step of `member` on a minibatch of labelled pairs; returns its loss."""
+        loss = self._loss(member, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
     def _loss(self, member: RewardNet, batch) -> torch.Tensor:
         r1, r2 = (
             self._segment_returns(
@@ -411,14 +413,14 @@ class RewardEnsemble(nn.Module):
         return bradley_terry_loss(r1, r2, mu, eps=self.config.eps)
 
     def _cached_obs(self, batch, side: int) -> torch.Tensor | None:
-        """The observations of one side of the labelled pairs, stacked, from the device cache
-        (filled on first use); None when the cache is off."""
+        """The observations of side 1 or 2 of the labelled pairs (cid, first, second, mu),
+        stacked, from the device cache (filled on first use); None when the cache is off."""
         if not self.cache_frames:
             return None
-        for cid, *pair, _ in batch:
-            if (cid, side) not in self.frames:
-                self.frames[(cid, side)] = self._tensor(pair[side - 1].obs)
-        return torch.cat([self.frames[(cid, side)] for cid, *_ in batch])
+        for pair in batch:
+            if (pair[0], side) not in self.frames:
+                self.frames[(pair[0], side)] = self._tensor(pair[side].obs)
+        return torch.cat([self.frames[(pair[0], side)] for pair in batch])
 
     @torch.no_grad()
     def normalize(self, segments: list[Segment]) -> None:
