@@ -18,6 +18,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -51,7 +52,11 @@ def play(run_dir: Path, steps: int, seed: int) -> dict[str, np.ndarray]:
         actions.append(int(action))
         rewards.append(float(reward[0]))
     envs.close()
+    game = gym.make(make.resolve_env_id(config.env))  # the same minimal action set, in order
+    names = game.unwrapped.get_action_meanings()
+    game.close()
     return {
+        "names": np.array(names),
         "actions": np.array(actions),
         "rewards": np.array(rewards),
         "r_hat": np.array(r_hat),
@@ -81,7 +86,8 @@ def main() -> None:
     worth = (played["every_action"] - mean) / std
     print("action: share of the policy's steps; mean r_hat with this action on every frame")
     for action, count in enumerate(np.bincount(played["actions"], minlength=worth.shape[1])):
-        print(f"  {action}: {count / args.steps:4.0%}  {worth[:, action].mean():+.2f} std")
+        name = f"{action} {played['names'][action]}"
+        print(f"  {name:<13} {count / args.steps:4.0%}  {worth[:, action].mean():+.2f} std")
     lost = before(played["rewards"] < 0, args.window)
     won = before(played["rewards"] > 0, args.window)
     for name, mask in [("before a point lost", lost), ("before a point won", won),

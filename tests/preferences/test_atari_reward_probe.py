@@ -34,6 +34,7 @@ def test_the_probe_scores_every_action_on_the_played_frames(actions, tmp_path):
     train(config, tmp_path)
     played = probe.play(tmp_path, steps=40, seed=1)
     assert played["every_action"].shape == (40, 6) and played["actions"].shape == (40,)
+    assert played["names"].tolist() == ["NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE"]
     # the r_hat of the action taken is that action's column
     taken = played["every_action"][np.arange(40), played["actions"]]
     assert np.allclose(taken, played["r_hat"], atol=1e-5)
