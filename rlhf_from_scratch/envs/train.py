@@ -299,6 +299,7 @@ def build_preference_learner(config: TrainConfig, envs, run_dir) -> PreferenceLe
         store_path=pc.preference_store or str(Path(run_dir) / "preferences.sqlite"),
         seed=config.seed,
         device=config.device,
+        action_bounds=None if discrete else (action_space.low, action_space.high),
     )
 
 

@@ -73,6 +73,10 @@ class PreferenceConfig:
     rm_buffer: int | None = None  # with rm_labels_per_step: the newest labels trained on
     rm_val_every: int = 10  # with rm_labels_per_step: score the held-out pairs every N updates
     rm_actions: bool = True  # r_hat(o, a); --no-rm-actions: r_hat(o), the observation alone
+    rm_clip_actions: bool = True  # r_hat reads the action the env executed (the policy's
+    # Gaussian sample clipped to the action space's bounds), as the labeler's reward does. Off
+    # (the code before 2026-11-25): the raw sample, so a policy could raise r_hat by pushing its
+    # mean past the bounds, where the env sees no difference (benchmarks/preferences/hopper)
 
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
@@ -124,9 +128,16 @@ class PreferenceLearner:
         store_path: str,
         seed: int,
         device: str = "cpu",
+        action_bounds: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         config.validate()
         self.config, self.total_steps, self.length = config, total_steps, segment_length
+        # (low, high) of a Box action space: what the env clips the policy's samples to
+        self.action_bounds = None
+        if action_bounds is not None and config.rm_clip_actions:
+            self.action_bounds = tuple(
+                torch.as_tensor(b, dtype=torch.float32) for b in action_bounds
+            )
         self.rng = np.random.default_rng(seed)
         self.teacher = make_teacher(config.labeler, seed=seed + 1)
         self.store = PreferenceStore(store_path, task)
@@ -149,6 +160,13 @@ class PreferenceLearner:
     def labels_used(self) -> int:
         return len(self.store)
 
+    def executed(self, actions: torch.Tensor) -> torch.Tensor:
+        """The actions as the env executed them: clipped to the bounds (continuous actions)."""
+        if self.action_bounds is None:
+            return actions
+        low, high = (b.to(actions.device) for b in self.action_bounds)
+        return torch.maximum(torch.minimum(actions, high), low)
+
     def add_clips(self, rollout, raw_obs: torch.Tensor) -> None:
         """Random clips of the newest steps into the pool.
 
@@ -158,7 +176,7 @@ class PreferenceLearner:
         self.recent.append(
             {
                 "obs": raw_obs,
-                "actions": rollout.actions,
+                "actions": self.executed(rollout.actions),
                 "true_rewards": rollout.true_rewards,
                 "mask": rollout.mask,
                 "terminated": rollout.terminated,
@@ -250,7 +268,7 @@ class PreferenceLearner:
     def rewards(self, rollout, raw_obs: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """r_hat for every step of the rollout [T, N], and how well it tracks the true reward."""
         T, N = rollout.mask.shape
-        obs, actions = raw_obs.flatten(0, 1), rollout.actions.flatten(0, 1)
+        obs, actions = raw_obs.flatten(0, 1), self.executed(rollout.actions).flatten(0, 1)
         members = self.ensemble.member_rewards(obs, actions)  # [M, T*N]
         r_hat = self.ensemble.combine(members).view(T, N) * rollout.mask
         real = rollout.mask.flatten() > 0

@@ -123,6 +123,59 @@ def test_rollouts_shorter_than_a_clip_are_joined_end_to_end(tmp_path):
         assert np.all(clip.obs[:, 0] == steps)  # (10 consecutive steps span 3-4 rollouts)
 
 
+@pytest.mark.parametrize("clip", [True, False])
+def test_r_hat_and_the_clips_read_the_action_the_env_executed(clip, tmp_path):
+    """A sample past the action bounds is clipped by the env, so the reward model reads the
+    clipped action too: pushing such a sample further out changes neither r_hat nor the clips
+    (without the clip it changes both: the handle a policy could raise r_hat by)."""
+    learner = PreferenceLearner(
+        PreferenceConfig(labels=10, rm_clip_actions=clip),
+        task="test",
+        obs_shape=(3,),
+        action_dim=2,
+        discrete=False,
+        segment_length=5,
+        total_steps=1000,
+        store_path=str(tmp_path / "p.sqlite"),
+        seed=0,
+        action_bounds=(np.array([-1.0, -2.0]), np.array([1.0, 2.0])),
+    )
+    T, N = 10, 2
+    obs, actions = torch.randn(T, N, 3), 3 * torch.randn(T, N, 2)
+    beyond = actions.abs() > torch.tensor([1.0, 2.0])  # [T, N, 2]: past the bound
+    assert beyond.any(-1).float().mean() > 0.3  # many samples lie past a bound
+
+    def rollout(a):
+        zeros = torch.zeros(T, N)
+        return SimpleNamespace(
+            actions=a, true_rewards=zeros, mask=torch.ones(T, N), terminated=zeros, truncated=zeros
+        )
+
+    further = actions + 5 * torch.sign(actions) * beyond  # what lay past a bound, 5 further out
+    r_hat, _ = learner.rewards(rollout(actions), obs)
+    r_further, _ = learner.rewards(rollout(further), obs)
+    assert torch.equal(r_hat, r_further) == clip
+    learner.add_clips(rollout(further), obs)
+    stored = np.concatenate([clip_.actions for clip_ in learner.pool.segments])
+    inside = (np.abs(stored[:, 0]) <= 1) & (np.abs(stored[:, 1]) <= 2)
+    assert inside.all() == clip
+
+
+def test_a_continuous_preference_run_stores_actions_within_the_bounds(tmp_path):
+    """Pendulum's torque lies in [-2, 2]; with log std 1 most samples lie past it."""
+    config = default_config(
+        "ppo", "Pendulum-v1", num_envs=1, n_steps=200, total_steps=400, seed=0, eval_episodes=0,
+        reward="preferences", labels=6, log_std_init=1.0,
+    )  # fmt: skip
+    train(config, tmp_path)
+    store = PreferenceStore(str(tmp_path / "preferences.sqlite"), "Pendulum-v1")
+    pairs = store.segment_pairs()
+    store.close()
+    actions = np.concatenate([np.asarray(side.actions) for p in pairs for side in p[1:3]])
+    assert len(actions) and np.abs(actions).max() <= 2.0
+    assert np.abs(actions).max() == 2.0  # samples past the bound were stored at it
+
+
 @pytest.mark.parametrize("algo", ["reinforce", "a2c", "trpo", "ppo"])
 def test_every_algorithm_trains_on_r_hat(algo, tmp_path, monkeypatch):
     seen = {}
