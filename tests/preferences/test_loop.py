@@ -256,7 +256,8 @@ def test_the_learner_gets_the_penalised_r_hat(tmp_path, monkeypatch):
     rewards, estimate = train_module.PreferenceLearner.rewards, PPO.estimate
 
     def spy_rewards(self, rollout, raw_obs):
-        members = self.ensemble.member_rewards(raw_obs.flatten(0, 1), rollout.actions.flatten(0, 1))
+        actions = self.executed(rollout.actions).flatten(0, 1)  # as the env executed them
+        members = self.ensemble.member_rewards(raw_obs.flatten(0, 1), actions)
         want = members.mean(0) - 1.5 * members.std(0)
         seen.append([want.view(rollout.mask.shape) * rollout.mask])
         return rewards(self, rollout, raw_obs)
