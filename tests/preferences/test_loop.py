@@ -89,20 +89,18 @@ def test_a2c_learns_cartpole_from_100_labels_with_its_own_5_step_rollouts(tmp_pa
     assert summary["eval_return_mean"] >= 100, summary
 
 
+def continuous_learner(tmp_path, config, obs_dim, action_dim, **kwargs) -> PreferenceLearner:
+    """A learner for vector observations and continuous actions, its store in tmp_path."""
+    return PreferenceLearner(
+        config, task="test", obs_shape=(obs_dim,), action_dim=action_dim, discrete=False,
+        total_steps=1000, store_path=str(tmp_path / "p.sqlite"), seed=0, **kwargs,
+    )  # fmt: skip
+
+
 def test_rollouts_shorter_than_a_clip_are_joined_end_to_end(tmp_path):
     """Clips of 10 steps from rollouts of 4: no clip until the rollouts hold two clips' worth
     (20 steps), then every clip is 10 consecutive steps of one env's stream, across rollouts."""
-    learner = PreferenceLearner(
-        PreferenceConfig(labels=10),
-        task="test",
-        obs_shape=(1,),
-        action_dim=1,
-        discrete=False,
-        segment_length=10,
-        total_steps=1000,
-        store_path=str(tmp_path / "p.sqlite"),
-        seed=0,
-    )
+    learner = continuous_learner(tmp_path, PreferenceConfig(labels=10), 1, 1, segment_length=10)
     T, N = 4, 2
     for k in range(5):
         t = torch.arange(k * T, (k + 1) * T, dtype=torch.float32)[:, None].expand(T, N)
@@ -128,18 +126,9 @@ def test_r_hat_and_the_clips_read_the_action_the_env_executed(clip, tmp_path):
     """A sample past the action bounds is clipped by the env, so the reward model reads the
     clipped action too: pushing such a sample further out changes neither r_hat nor the clips
     (without the clip it changes both: the handle a policy could raise r_hat by)."""
-    learner = PreferenceLearner(
-        PreferenceConfig(labels=10, rm_clip_actions=clip),
-        task="test",
-        obs_shape=(3,),
-        action_dim=2,
-        discrete=False,
-        segment_length=5,
-        total_steps=1000,
-        store_path=str(tmp_path / "p.sqlite"),
-        seed=0,
-        action_bounds=(np.array([-1.0, -2.0]), np.array([1.0, 2.0])),
-    )
+    config = PreferenceConfig(labels=10, rm_clip_actions=clip)
+    bounds = (np.array([-1.0, -2.0]), np.array([1.0, 2.0]))
+    learner = continuous_learner(tmp_path, config, 3, 2, segment_length=5, action_bounds=bounds)
     T, N = 10, 2
     obs, actions = torch.randn(T, N, 3), 3 * torch.randn(T, N, 2)
     beyond = actions.abs() > torch.tensor([1.0, 2.0])  # [T, N, 2]: past the bound
