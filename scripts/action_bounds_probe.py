@@ -10,8 +10,10 @@ past their bound, and their mean |mu| in units of the bound. For a preference ru
 `--sampled` steps of the stochastic policy (as in training), scored by the run's reward model
 three ways: with the raw samples, with the samples clipped to the bounds (what the env executed),
 and with each component that lay past its bound moved half the bounds' range further out. In
-units of r_hat's std over those steps: raw - clipped > 0 means the reward model pays for the part the env
-ignores (the handle that `--rm-clip-actions`, on by default since 2026-11-25, takes away).
+units of r_hat's std over those steps: raw - clipped > 0 means the reward model pays for the
+part the env ignores (the handle that `--rm-clip-actions`, on by default since 2026-11-25,
+takes away; a run made with it never feeds the raw sample to r_hat, so there the figure is only
+the model's extrapolation).
 """
 
 from __future__ import annotations
