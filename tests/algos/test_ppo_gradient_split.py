@@ -1,16 +1,10 @@
 """scripts/ppo_gradient_split.py: the policy's and the value's parts of PPO's clipped gradient."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
+import ppo_gradient_split
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ppo_gradient_split.py"
-spec = importlib.util.spec_from_file_location("ppo_gradient_split", SCRIPT)
-ppo_gradient_split = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ppo_gradient_split)
 
 
 def test_the_two_parts_make_up_the_norm_the_clip_saw(tmp_path, capsys):

@@ -1,22 +1,11 @@
 """scripts/action_bounds_probe.py: where a policy's mean action lies against the bounds."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import action_bounds_probe as probe
 import pytest
 import torch
 
 from rlhf_from_scratch.envs.train import default_config, train
 from rlhf_from_scratch.utils.errors import ConfigError
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))  # the probe imports its sibling reward_model_drift
-spec = importlib.util.spec_from_file_location(
-    "action_bounds_probe", SCRIPTS / "action_bounds_probe.py"
-)
-probe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(probe)
 
 SETTINGS = dict(num_envs=1, n_steps=200, total_steps=400, seed=0, eval_episodes=0)
 

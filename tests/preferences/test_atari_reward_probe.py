@@ -1,22 +1,11 @@
 """scripts/atari_reward_probe.py plays an Atari preference run's policy and scores its steps."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import atari_reward_probe as probe
 import numpy as np
 import pytest
 
 from rlhf_from_scratch.envs.train import default_config, train
 from rlhf_from_scratch.utils.errors import ConfigError
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))  # the probe imports its sibling reward_model_drift
-spec = importlib.util.spec_from_file_location(
-    "atari_reward_probe", SCRIPTS / "atari_reward_probe.py"
-)
-probe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(probe)
 
 
 def test_steps_before_an_event_are_marked():

@@ -1,16 +1,11 @@
 """scripts/paired_seeds.py: the figures a pre-registered seed-paired comparison is judged on."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
+import paired_seeds
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "paired_seeds.py"
-spec = importlib.util.spec_from_file_location("paired_seeds", SCRIPT)
-paired_seeds = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(paired_seeds)
 
 
 def test_the_figures_by_hand():

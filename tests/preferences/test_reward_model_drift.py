@@ -1,20 +1,13 @@
 """scripts/reward_model_drift.py reads a finished preference run's reward model and agrees with
 what training logged."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+import reward_model_drift
 
 from rlhf_from_scratch.envs.train import default_config, train
 from rlhf_from_scratch.utils.errors import ConfigError
 from rlhf_from_scratch.utils.rundir import read_metrics
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "reward_model_drift.py"
-spec = importlib.util.spec_from_file_location("reward_model_drift", SCRIPT)
-reward_model_drift = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(reward_model_drift)
 
 
 def test_the_newest_quarter_read_back_is_the_one_training_logged(tmp_path):
