@@ -50,10 +50,10 @@ def group_key(config: dict) -> tuple:
     return ("preferences", prefs.get("labels", 700), prefs.get("query", "random"), episodes(config))
 
 
-HAND_WRITTEN = "## What we see (written by hand)"
+HAND_WRITTEN = "## What we see (written by hand"  # the heading may go on: "... from the curves)"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("root", help="a folder of run directories")
     parser.add_argument("--out", required=True)
@@ -67,7 +67,7 @@ def main() -> None:
         help="leave fixed-length runs out of the figure: their training returns carry the fall "
         "penalty and sit on another scale (the table still has them)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     runs = sorted(p.parent for p in Path(args.root).glob("*/config.json"))
     runs += [Path(p) for p in args.true]
     groups: dict[tuple, list[dict]] = defaultdict(list)
