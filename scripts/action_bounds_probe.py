@@ -19,17 +19,15 @@ the model's extrapolation).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reward_model_drift import load_preference_run  # noqa: E402  (a sibling script)
+from reward_model_drift import load_run  # noqa: E402  (a sibling script)
 
 from rlhf_from_scratch.envs import make  # noqa: E402
-from rlhf_from_scratch.envs.train import TrainConfig, build  # noqa: E402
 from rlhf_from_scratch.utils.errors import ConfigError  # noqa: E402
 
 
@@ -51,22 +49,9 @@ def play(policy, env, steps: int, seed: int, deterministic: bool):
 
 
 def probe(run_dir: Path, steps: int = 1000, sampled: int = 300, seed: int = 5) -> dict:
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        raise ConfigError(f"'{run_dir}' is not a run directory (no config.json)")
-    config = TrainConfig(**json.loads(config_path.read_text()))
-    if config.reward == "preferences":
-        config, state, learner = load_preference_run(run_dir)
-        learner.store.close()
-    else:
-        checkpoints = sorted((run_dir / "checkpoints").glob("*.pt"))
-        if not checkpoints:
-            raise ConfigError(f"'{run_dir}' has no checkpoint to read the policy from")
-        state, learner = torch.load(checkpoints[-1], map_location="cpu", weights_only=False), None
+    config, state, policy, learner = load_run(run_dir)
     if make.env_family(config.env) == "atari":
         raise ConfigError(f"'{run_dir}' plays {config.env}: its actions have no bounds")
-    _, policy, *_ = build(config)
-    policy.load_state_dict(state["policy"])
     if policy.discrete:
         raise ConfigError(f"'{run_dir}' has discrete actions: they have no bounds")
     env = make.make_vec_env(config.env, 1, seed, "sync", config.normalize_obs)

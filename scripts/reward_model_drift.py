@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from rlhf_from_scratch.envs import make
-from rlhf_from_scratch.envs.train import TrainConfig, build_preference_learner
+from rlhf_from_scratch.envs.train import TrainConfig, build, build_preference_learner
 from rlhf_from_scratch.preferences.loop import pearson
 from rlhf_from_scratch.utils.errors import ConfigError
 
@@ -72,6 +72,27 @@ def load_preference_run(run_dir: Path):
     envs.close()
     learner.load_state_dict(state["learner"])
     return config, state, learner
+
+
+def load_run(run_dir: Path):
+    """(config, newest checkpoint's state, its policy, its PreferenceLearner or None) of any run:
+    the learner, with its store closed, only for a preference run."""
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        raise ConfigError(f"'{run_dir}' is not a run directory (no config.json)")
+    config = replace(TrainConfig(**json.loads(config_path.read_text())), device="cpu")
+    if config.reward == "preferences":
+        config, state, learner = load_preference_run(run_dir)
+        learner.store.close()
+    else:
+        checkpoints = sorted((run_dir / "checkpoints").glob("*.pt"))
+        if not checkpoints:
+            raise ConfigError(f"'{run_dir}' has no checkpoint to read the policy from")
+        state, learner = torch.load(checkpoints[-1], map_location="cpu", weights_only=False), None
+    envs, policy, *_ = build(config)
+    envs.close()
+    policy.load_state_dict(state["policy"])
+    return config, state, policy, learner
 
 
 def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
