@@ -34,12 +34,13 @@ from rlhf_from_scratch.utils.errors import ConfigError  # noqa: E402
 def judge(pref_run: Path, others: list[Path], episodes: int = 5, seed: int = 1000) -> list[dict]:
     """One row per policy (PREF_RUN's own first): mean length, true return and r_hat return over
     `episodes` deterministic episodes from env seeds seed, seed + 1, ..."""
-    judge_config, _, _, learner = load_run(pref_run)
+    own = load_run(pref_run)
+    judge_config, _, _, learner = own
     if learner is None:
         raise ConfigError(f"'{pref_run}' learned from the true reward: it has no reward model")
     rows = []
     for run_dir in [pref_run, *others]:
-        config, state, policy, _ = load_run(run_dir)
+        config, state, policy, _ = own if run_dir == pref_run else load_run(run_dir)
         if config.env != judge_config.env:
             raise ConfigError(
                 f"'{run_dir}' plays {config.env}, the reward model of '{pref_run}' "
