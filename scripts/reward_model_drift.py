@@ -50,45 +50,49 @@ def oracle_pairs(clips, n: int, rng) -> list:
     return pairs
 
 
-def load_preference_run(run_dir: Path):
-    """(config, newest checkpoint's state, its PreferenceLearner with the store open) of a
-    preference run; clear errors for a folder that is not one, or lacks what is read."""
+def read_run(run_dir: Path, what: str = "the policy"):
+    """(config on the CPU, newest checkpoint's state) of any run directory; clear errors for a
+    folder that is not one, or has no checkpoint to read `what` from."""
     config_path = run_dir / "config.json"
     if not config_path.exists():
         raise ConfigError(f"'{run_dir}' is not a run directory (no config.json)")
     # read on the CPU, whatever device the run trained on
     config = replace(TrainConfig(**json.loads(config_path.read_text())), device="cpu")
-    if config.reward != "preferences":
-        raise ConfigError(f"'{run_dir}' learned from the {config.reward!r} reward, not preferences")
     checkpoints = sorted((run_dir / "checkpoints").glob("*.pt"))
     if not checkpoints:
-        raise ConfigError(f"'{run_dir}' has no checkpoint to read the reward model from")
+        raise ConfigError(f"'{run_dir}' has no checkpoint to read {what} from")
+    return config, torch.load(checkpoints[-1], map_location="cpu", weights_only=False)
+
+
+def preference_learner(config: TrainConfig, state: dict, run_dir: Path):
+    """The run's PreferenceLearner as its checkpoint left it, with the store open."""
+    if config.reward != "preferences":
+        raise ConfigError(f"'{run_dir}' learned from the {config.reward!r} reward, not preferences")
     store = Path(config.preference_config.get("preference_store") or run_dir / "preferences.sqlite")
     if not store.exists():  # checked here: opening a store that is not there would make one
         raise ConfigError(f"'{run_dir}' has no preference store ({store}) to read the labels from")
-    state = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)
     envs = make.make_vec_env(config.env, 1, config.seed)  # for its spaces only
     learner = build_preference_learner(config, envs, run_dir)
     envs.close()
     learner.load_state_dict(state["learner"])
-    return config, state, learner
+    return learner
+
+
+def load_preference_run(run_dir: Path):
+    """(config, newest checkpoint's state, its PreferenceLearner with the store open) of a
+    preference run."""
+    config, state = read_run(run_dir, "the reward model")
+    return config, state, preference_learner(config, state, run_dir)
 
 
 def load_run(run_dir: Path):
     """(config, newest checkpoint's state, its policy, its PreferenceLearner or None) of any run:
     the learner, with its store closed, only for a preference run."""
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        raise ConfigError(f"'{run_dir}' is not a run directory (no config.json)")
-    config = replace(TrainConfig(**json.loads(config_path.read_text())), device="cpu")
+    config, state = read_run(run_dir)
+    learner = None
     if config.reward == "preferences":
-        config, state, learner = load_preference_run(run_dir)
+        learner = preference_learner(config, state, run_dir)
         learner.store.close()
-    else:
-        checkpoints = sorted((run_dir / "checkpoints").glob("*.pt"))
-        if not checkpoints:
-            raise ConfigError(f"'{run_dir}' has no checkpoint to read the policy from")
-        state, learner = torch.load(checkpoints[-1], map_location="cpu", weights_only=False), None
     envs, policy, *_ = build(config)
     envs.close()
     policy.load_state_dict(state["policy"])
