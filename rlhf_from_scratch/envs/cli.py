@@ -53,7 +53,9 @@ def _preset_names() -> set[str]:
     tables = [*DEFAULTS.values(), *TUNED.values(), *PREFERENCE_DEFAULTS.values()]
     names = {key for table in tables for key in table}
     names |= {key for table in tables for key in table.get("algo", {})}
-    names |= {key for table in PREFERENCE_TUNED.values() for key in table}
+    for table in PREFERENCE_TUNED.values():  # an entry per algorithm is a table of its own
+        names |= {key for key, value in table.items() if not isinstance(value, dict)}
+        names |= {key for value in table.values() if isinstance(value, dict) for key in value}
     by_algo: dict[str, set] = {}
     for _, config_cls in ALGOS.values():
         for f in fields(config_cls):

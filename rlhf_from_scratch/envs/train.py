@@ -168,9 +168,10 @@ def default_config(algo: str, env: str, family_defaults: bool = False, **overrid
         and overrides.get("reward") == "preferences"
         and not chosen & {"fixed_length", "absorbing", "rm_target_mean"}
     ):
-        recipe = dict(preference_settings(env))
+        recipe = preference_settings(env, algo)
         if "fixed_length" in recipe:
             preset["fixed_length"] = recipe.pop("fixed_length")
+        algo_config.update({k: recipe.pop(k) for k in algo_fields & set(recipe)})
         preference_config.update(recipe)
     train_fields = {f.name for f in fields(TrainConfig)}
     for key, value in overrides.items():

@@ -34,9 +34,12 @@ def test_show_config_prints_the_per_env_recipe_and_writes_nothing(capsys, tmp_pa
     )
     assert not (tmp_path / "r").exists()
     assert settings["fixed_length"] is False  # Hopper's preference recipe
-    assert settings["preference_config"]["rm_target_mean"] == 6.0
+    assert settings["preference_config"]["rm_target_mean"] == 9.0
     assert settings["preference_config"]["segment_steps"] == 188  # 1.5 s at dt 0.008
-    assert settings["algo_config"]["ent_coef"] == 0.0  # the MuJoCo preset, not A2C's 0.01
+    assert settings["algo_config"]["ent_coef"] == 0.003  # the recipe's for PPO
+    a2c = _show(capsys, "--algo", "a2c", "--env", "Hopper-v5", "--reward", "preferences")
+    assert a2c["algo_config"]["ent_coef"] == 0.0  # the MuJoCo preset, not A2C's 0.01
+    assert a2c["preference_config"]["rm_target_mean"] == 6.0
     assert settings["algo_config"]["compile"] is True
     assert _show(capsys, "--env", "Hopper-v5")["preference_config"] == {}
 

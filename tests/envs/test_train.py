@@ -331,13 +331,26 @@ def test_plot_averages_runs_that_differ_only_in_the_seed(tmp_path, capsys):
 
 def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_told_otherwise():
     recipe = default_config("ppo", "Hopper-v5", reward="preferences")
-    assert recipe.fixed_length is False and recipe.preference_config["rm_target_mean"] == 6.0
+    assert recipe.fixed_length is False and recipe.preference_config["rm_target_mean"] == 9.0
+    assert recipe.algo_config["ent_coef"] == 0.003  # PPO's own entry: recipe (C)
+    for algo in ("trpo", "a2c", "reinforce"):  # the shared entry: bonus 6, no entropy bonus
+        other = default_config(algo, "Hopper-v5", reward="preferences")
+        assert other.fixed_length is False and other.preference_config["rm_target_mean"] == 6.0
+        assert other.algo_config.get("ent_coef", 0.0) == 0.0
+    walker = default_config("ppo", "Walker2d-v5", reward="preferences")
+    assert walker.preference_config["rm_target_mean"] == 6.0
+    assert walker.algo_config["ent_coef"] == 0.0
     assert default_config("trpo", "Walker2d-v5", reward="preferences").fixed_length is False
     # the recipe applies as a whole, or not at all
     for own in (dict(absorbing=True), dict(fixed_length=True), dict(rm_target_mean=2.0)):
         config = default_config("ppo", "Hopper-v5", reward="preferences", **own)
         assert config.preference_config.get("rm_target_mean", 0.0) == own.get("rm_target_mean", 0.0)
         assert config.fixed_length == own.get("fixed_length")
+        assert config.algo_config["ent_coef"] == 0.0
+    # a run's own entropy bonus replaces the recipe's and keeps the rest of it
+    own_bonus = default_config("ppo", "Hopper-v5", reward="preferences", ent_coef=0.01)
+    assert own_bonus.algo_config["ent_coef"] == 0.01
+    assert own_bonus.preference_config["rm_target_mean"] == 9.0 and own_bonus.fixed_length is False
     # a bonus of its own keeps the recipe's termination only if the run says so: a bonus on
     # fixed-length episodes would change nothing, and is refused
     with pytest.raises(ConfigError, match="add --fixed-length false"):
