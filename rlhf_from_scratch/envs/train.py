@@ -50,7 +50,11 @@ from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
 # highest, on 61% of its steps, its entropy falling from 1.79 to ~0.8-1.0 (true reward: 1.67
 # at 147k; frames alone: 1.70 at 51k) with no gain in true return (scripts/
 # atari_reward_probe.py, benchmarks/atari/preferences/).
+# On MuJoCo each refit takes 2 passes over the labels (each member warm-starts from its last
+# fit): every MuJoCo preference result in benchmarks/preferences/ was measured so, and the 8
+# passes of PreferenceConfig made a 1M-step Hopper run about twice as slow.
 PREFERENCE_DEFAULTS = {
+    "mujoco": {"rm_epochs": 2},
     "atari": {
         "rm_target_std": 0.05,
         "pool_size": 300,

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rlhf_from_scratch.cli import main
-from rlhf_from_scratch.envs.train import build, default_config, train
+from rlhf_from_scratch.envs.train import all_settings, build, default_config, train
 from rlhf_from_scratch.utils.errors import ConfigError
 from rlhf_from_scratch.utils.rundir import read_metrics
 
@@ -366,6 +366,19 @@ def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_t
     assert cheetah.fixed_length is None and "rm_target_mean" not in cheetah.preference_config
     assert default_config("ppo", "Hopper-v5").preference_config == {}  # true reward: none
 
+
+
+def test_mujoco_preference_runs_refit_with_the_two_passes_the_benchmarks_measured():
+    for algo, env in (("ppo", "Hopper-v5"), ("trpo", "HalfCheetah-v5"), ("a2c", "Walker2d-v5")):
+        config = default_config(algo, env, reward="preferences")
+        assert config.preference_config["rm_epochs"] == 2
+        assert all_settings(config)["preference_config"]["rm_epochs"] == 2
+    own = default_config("ppo", "Hopper-v5", reward="preferences", rm_epochs=8)
+    assert own.preference_config["rm_epochs"] == 8
+    # classic control keeps PreferenceConfig's 8 passes (CartPole's and Pendulum's results)
+    classic = all_settings(default_config("ppo", "Pendulum-v1", reward="preferences"))
+    assert classic["preference_config"]["rm_epochs"] == 8
+    assert default_config("ppo", "HalfCheetah-v5").preference_config == {}  # true reward: none
 
 def test_plot_names_the_settings_that_tell_two_configs_apart(tmp_path):
     from rlhf_from_scratch.utils.plots import group_runs
