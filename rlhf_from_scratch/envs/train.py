@@ -63,7 +63,7 @@ PREFERENCE_DEFAULTS = {
         "rm_dropout": 0.5,
         "label_t0": 1.25e6,
         "rm_actions": False,
-    }
+    },
 }
 
 

@@ -367,7 +367,6 @@ def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_t
     assert default_config("ppo", "Hopper-v5").preference_config == {}  # true reward: none
 
 
-
 def test_mujoco_preference_runs_refit_with_the_two_passes_the_benchmarks_measured():
     for algo, env in (("ppo", "Hopper-v5"), ("trpo", "HalfCheetah-v5"), ("a2c", "Walker2d-v5")):
         config = default_config(algo, env, reward="preferences")
@@ -379,6 +378,7 @@ def test_mujoco_preference_runs_refit_with_the_two_passes_the_benchmarks_measure
     classic = all_settings(default_config("ppo", "Pendulum-v1", reward="preferences"))
     assert classic["preference_config"]["rm_epochs"] == 8
     assert default_config("ppo", "HalfCheetah-v5").preference_config == {}  # true reward: none
+
 
 def test_plot_names_the_settings_that_tell_two_configs_apart(tmp_path):
     from rlhf_from_scratch.utils.plots import group_runs
