@@ -184,9 +184,9 @@ def tuned_settings(algo: str, env_id: str) -> dict:
 # (b0fa94d, fresh seeds 36-42): this default 96% at 700 labels, 70% at 1400; bonus 9 + ent
 # 0.01 89.6% at 700 (13 below the pre-registered bar of 90%), 92% at 1400: the default stays.
 # Bonus 9 + ent 0.003 (recipe (C)): 101% at 1400 labels (interval 95-108%) and 92% at 700
-# labels (pre-registered bar 90%), so since session 29 it is Hopper's recipe for PPO, and its
-# 1400-label result held on fresh seeds 43-49 (104%, pre-registered; 103% over 14 seeds); the other
-# algorithms keep bonus 6 without an entropy bonus (nothing measured for them with it).
+# labels (pre-registered bar 90%), so since session 29 it is Hopper's recipe for PPO; its
+# 1400-label result held on fresh seeds 43-49 (104%, pre-registered; 103% over 14 seeds). The
+# other algorithms keep bonus 6 without an entropy bonus (nothing measured for them with it).
 # An entry keyed by an algorithm's name holds that algorithm's own settings of the recipe.
 # Applied as a whole unless the run sets --fixed-length, --absorbing or --rm-target-mean itself
 # (a bonus of its own then needs --fixed-length false: refused without); a run's own
