@@ -1,0 +1,42 @@
+"""scripts/torso_pitch_probe.py: upright or on its back, from the torso's pitch."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torso_pitch_probe as probe
+
+from rlhf_from_scratch.envs.train import default_config, train
+from rlhf_from_scratch.utils.errors import ConfigError
+
+SETTINGS = dict(num_envs=1, n_steps=200, total_steps=400, seed=0, eval_episodes=0)
+
+
+def test_flipped_share_counts_steps_past_a_quarter_turn():
+    assert probe.flipped_share(np.array([0.0, 1.0, 2.0, -2.0, 3.1])) == pytest.approx(0.6)
+    assert probe.flipped_share(np.array([1.5, -1.5])) == 0.0  # just under pi/2
+
+
+@pytest.mark.parametrize("env_id", ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5"])
+def test_the_pitch_read_from_the_observation_is_the_torso_hinge(env_id):
+    """The probe's one assumption about the envs: observation[1] is qpos[2], rooty."""
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        obs, *_ = env.step(rng.uniform(-1, 1, env.action_space.shape))
+        assert obs[probe.PITCH_INDEX] == pytest.approx(env.unwrapped.data.qpos[2])
+    env.close()
+
+
+def test_the_probe_plays_a_run_and_reports_its_pitch(tmp_path, capsys):
+    train(default_config("ppo", "HalfCheetah-v5", **SETTINGS), tmp_path)
+    out = probe.probe(tmp_path, steps=120, skip=20)
+    assert out["length"] == 120 and 0 <= out["flipped"] <= 1 and out["mean_abs_pitch"] >= 0
+    probe.main([str(tmp_path), "--steps", "60", "--skip", "10"])
+    assert f"| {tmp_path.name} | 60 |" in capsys.readouterr().out
+
+
+def test_an_env_without_a_torso_pitch_is_refused(tmp_path):
+    train(default_config("ppo", "Pendulum-v1", **SETTINGS), tmp_path)
+    with pytest.raises(ConfigError, match="pitch is read for HalfCheetah"):
+        probe.probe(tmp_path, steps=10)
