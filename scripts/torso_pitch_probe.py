@@ -11,7 +11,9 @@ both after the first `--skip` steps (the start, where every policy is still upri
 
 The pitch is the torso's hinge angle `rooty`, the second entry of the observation of
 HalfCheetah, Hopper and Walker2d (their observations start with qpos[1:], the x position left
-out), read before observation normalisation.
+out), read before observation normalisation. The hinge has no limit and winds on past pi (a
+runner that somersaulted and ran on upright reads 2 pi), so the angle is wrapped to [-pi, pi]
+first: `wrap`.
 """
 
 from __future__ import annotations
@@ -36,8 +38,14 @@ PITCH_INDEX = 1  # rooty, after rootz, in the observations of these envs
 ENVS = ("HalfCheetah", "Hopper", "Walker2d")
 
 
+def wrap(angle: np.ndarray) -> np.ndarray:
+    """The hinge angle as a turn from upright in [-pi, pi): 2 pi (a full somersault) is 0."""
+    return (angle + math.pi) % (2 * math.pi) - math.pi
+
+
 def flipped_share(pitch: np.ndarray) -> float:
-    """The share of steps with the torso turned more than a quarter turn: |pitch| > pi/2."""
+    """The share of steps with the torso turned more than a quarter turn: |pitch| > pi/2,
+    `pitch` already wrapped."""
     return float(np.mean(np.abs(pitch) > math.pi / 2))
 
 
@@ -51,7 +59,7 @@ def probe(run_dir: Path, steps: int = 1000, skip: int = 100, seed: int = 5) -> d
     make.set_obs_stats(env, state.get("obs_stats"), update=False)
     obs, _, total, length = play(policy, env, steps, seed, deterministic=True)
     env.close()
-    pitch = obs[skip:, PITCH_INDEX].numpy()
+    pitch = wrap(obs[skip:, PITCH_INDEX].numpy())
     if len(pitch) == 0:
         raise ConfigError(f"the episode of '{run_dir}' ended within --skip {skip} steps")
     return {

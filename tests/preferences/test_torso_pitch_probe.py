@@ -16,6 +16,14 @@ def test_flipped_share_counts_steps_past_a_quarter_turn():
     assert probe.flipped_share(np.array([1.5, -1.5])) == 0.0  # just under pi/2
 
 
+def test_the_hinge_angle_is_wrapped_to_a_turn_from_upright():
+    """rooty winds on past pi: a full somersault (2 pi) is upright again, 3.4 is on its back
+    (0.12 from pi, the other side), -4 is 2.28 the other way."""
+    wrapped = probe.wrap(np.array([0.0, 2 * np.pi, 3.4, -4.0, 4 * np.pi + 0.5]))
+    assert wrapped == pytest.approx([0.0, 0.0, 3.4 - 2 * np.pi, 2 * np.pi - 4.0, 0.5])
+    assert probe.flipped_share(probe.wrap(np.array([2 * np.pi, 3.4, -4.0]))) == pytest.approx(2 / 3)
+
+
 @pytest.mark.parametrize("env_id", ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5"])
 def test_the_pitch_read_from_the_observation_is_the_torso_hinge(env_id):
     """The probe's one assumption about the envs: observation[1] is qpos[2], rooty."""
