@@ -340,7 +340,10 @@ def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_t
     walker = default_config("ppo", "Walker2d-v5", reward="preferences")
     assert walker.preference_config["rm_target_mean"] == 6.0
     assert walker.algo_config["ent_coef"] == 0.0
-    assert default_config("trpo", "Walker2d-v5", reward="preferences").fixed_length is False
+    assert walker.preference_config["rm_actions"] is False  # PPO's own entry: r_hat(o)
+    walker_trpo = default_config("trpo", "Walker2d-v5", reward="preferences")
+    assert walker_trpo.fixed_length is False
+    assert walker_trpo.preference_config.get("rm_actions", True) is True  # r_hat(o, a)
     # the recipe applies as a whole, or not at all
     for own in (dict(absorbing=True), dict(fixed_length=True), dict(rm_target_mean=2.0)):
         config = default_config("ppo", "Hopper-v5", reward="preferences", **own)
