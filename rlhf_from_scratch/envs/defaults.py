@@ -193,15 +193,24 @@ def tuned_settings(algo: str, env_id: str) -> dict:
 # alone (--no-rm-actions, bonus 6, same seeds, pre-registered): 89% at 700 labels (bar 90%), 85% at
 # 1400, +1287 (SE 351) over r_hat(o, a) at 700 labels, so since session 32 Walker2d's PPO preference
 # runs read the observation alone (benchmarks/preferences/walker2d/executed_actions/).
+# The same at a tenth of the scale (std 0.1, bonus 0.6, session 33, pre-registered, seeds 1-4):
+# 106% at 1400 labels (met), 89.9% at 700: unscaled, r_hat's returns (~600) gave value losses of
+# 144-502, and the joint gradient clip left the policy half the true reward's KL per update.
+# So since session 34 Walker2d's PPO recipe is r_hat(o) at a tenth of the scale
+# (benchmarks/preferences/walker2d/tenth_scale/).
 # An entry keyed by an algorithm's name holds that algorithm's own settings of the recipe.
-# Applied as a whole unless the run sets --fixed-length, --absorbing or --rm-target-mean itself
-# (a bonus of its own then needs --fixed-length false: refused without); a run's own
-# --ent-coef replaces the recipe's.
+# Applied as a whole unless the run sets --fixed-length, --absorbing, --rm-target-mean or
+# --rm-target-std itself (a bonus of its own then needs --fixed-length false: refused without);
+# a run's own --ent-coef replaces the recipe's.
 PREFERENCE_TUNED: dict[str, dict] = {
     "Hopper": dict(
         fixed_length=False, rm_target_mean=6.0, ppo=dict(rm_target_mean=9.0, ent_coef=0.003)
     ),
-    "Walker2d": dict(fixed_length=False, rm_target_mean=6.0, ppo=dict(rm_actions=False)),
+    "Walker2d": dict(
+        fixed_length=False,
+        rm_target_mean=6.0,
+        ppo=dict(rm_actions=False, rm_target_std=0.1, rm_target_mean=0.6),
+    ),
 }
 
 

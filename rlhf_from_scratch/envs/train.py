@@ -170,7 +170,7 @@ def default_config(algo: str, env: str, family_defaults: bool = False, **overrid
     if (
         not family_defaults
         and overrides.get("reward") == "preferences"
-        and not chosen & {"fixed_length", "absorbing", "rm_target_mean"}
+        and not chosen & {"fixed_length", "absorbing", "rm_target_mean", "rm_target_std"}
     ):
         recipe = preference_settings(env, algo)
         if "fixed_length" in recipe:

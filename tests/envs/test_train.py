@@ -338,14 +338,23 @@ def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_t
         assert other.fixed_length is False and other.preference_config["rm_target_mean"] == 6.0
         assert other.algo_config.get("ent_coef", 0.0) == 0.0
     walker = default_config("ppo", "Walker2d-v5", reward="preferences")
-    assert walker.preference_config["rm_target_mean"] == 6.0
     assert walker.algo_config["ent_coef"] == 0.0
-    assert walker.preference_config["rm_actions"] is False  # PPO's own entry: r_hat(o)
+    # PPO's own entry: r_hat(o) at a tenth of the scale, the bonus still 6 of its std
+    assert walker.preference_config["rm_actions"] is False
+    assert walker.preference_config["rm_target_std"] == 0.1
+    assert walker.preference_config["rm_target_mean"] == 0.6
     walker_trpo = default_config("trpo", "Walker2d-v5", reward="preferences")
     assert walker_trpo.fixed_length is False
+    assert walker_trpo.preference_config["rm_target_mean"] == 6.0
     assert walker_trpo.preference_config.get("rm_actions", True) is True  # r_hat(o, a)
+    assert "rm_target_std" not in walker_trpo.preference_config  # the family's std 1
     # the recipe applies as a whole, or not at all
-    for own in (dict(absorbing=True), dict(fixed_length=True), dict(rm_target_mean=2.0)):
+    scale = dict(rm_target_std=0.5)
+    own_scale = default_config("ppo", "Walker2d-v5", reward="preferences", **scale)
+    assert own_scale.preference_config["rm_target_std"] == 0.5 and own_scale.fixed_length is None
+    assert "rm_target_mean" not in own_scale.preference_config
+    assert own_scale.preference_config.get("rm_actions", True) is True
+    for own in (dict(absorbing=True), dict(fixed_length=True), dict(rm_target_mean=2.0), scale):
         config = default_config("ppo", "Hopper-v5", reward="preferences", **own)
         assert config.preference_config.get("rm_target_mean", 0.0) == own.get("rm_target_mean", 0.0)
         assert config.fixed_length == own.get("fixed_length")
