@@ -11,8 +11,10 @@ means, which is what "preferences reach X% of true-reward PPO" means here; the p
 difference's mean and standard error (std with ddof 1 over sqrt(n)); a bootstrap over the pairs
 of the ratio of means (2.5 and 97.5 percentiles, and how often it is >= 1); and beside them the
 eval episode lengths, the policy's entropy in the last metrics row, the mean true return of the
-last 20 training episodes (summary.json `recent_return`, stochastic policy), and the reward
-model's held-out accuracy on the newest quarter of the labels where there is one.
+last 20 training episodes (summary.json `recent_return`, stochastic policy), PPO's approx KL
+per update and clip fraction averaged over the middle of the run (20-80% of its steps: how far
+each update moved the policy), and the reward model's held-out accuracy on the newest quarter
+of the labels where there is one.
 """
 
 from __future__ import annotations
@@ -35,12 +37,22 @@ def read_run(run_dir: str) -> dict:
         raise SystemExit(f"{run_dir}: no summary.json (the run has not finished)")
     config = json.loads((path / "config.json").read_text())
     summary = json.loads(summary_path.read_text())
-    entropies = [row["entropy"] for row in read_metrics(path) if "entropy" in row]
+    rows = read_metrics(path)
+    entropies = [row["entropy"] for row in rows if "entropy" in row]
+    last_step = max((row.get("step", 0) for row in rows), default=0)
+    middle = [row for row in rows if 0.2 * last_step <= row.get("step", 0) <= 0.8 * last_step]
+
+    def middle_mean(key: str) -> float | None:
+        values = [row[key] for row in middle if key in row]
+        return float(np.mean(values)) if values else None
+
     return {
         "seed": config["seed"],
         "return": summary["eval_return_mean"],
         "length": summary.get("eval_length_mean"),
         "entropy": entropies[-1] if entropies else None,
+        "approx_kl": middle_mean("approx_kl"),  # PPO only
+        "clipfrac": middle_mean("clipfrac"),
         "accuracy_recent": summary.get("rm_val_accuracy_recent"),
         "recent_return": summary.get("recent_return"),  # the last 20 training episodes
     }
@@ -91,8 +103,10 @@ def report(pairs: list[tuple[dict, dict]], figures: dict, names: tuple[str, str]
     lines = [
         f"| seed | {base} | {treat} | % | eval length ({treat} / {base}) "
         f"| entropy at the end ({treat} / {base}) "
-        f"| last 20 training episodes ({treat} / {base}) | newest-quarter accuracy ({treat}) |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| last 20 training episodes ({treat} / {base}) "
+        f"| approx KL, clip fraction at 20-80% of the run ({treat} / {base}) "
+        f"| newest-quarter accuracy ({treat}) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for b, t in pairs:
         lines.append(
@@ -101,13 +115,15 @@ def report(pairs: list[tuple[dict, dict]], figures: dict, names: tuple[str, str]
             f"| {_cell(t['length'], '.0f')} / {_cell(b['length'], '.0f')} "
             f"| {_cell(t['entropy'], '.2f')} / {_cell(b['entropy'], '.2f')} "
             f"| {_cell(t['recent_return'], '.0f')} / {_cell(b['recent_return'], '.0f')} "
+            f"| {_cell(t['approx_kl'], '.4f')}, {_cell(t['clipfrac'], '.2f')} "
+            f"/ {_cell(b['approx_kl'], '.4f')}, {_cell(b['clipfrac'], '.2f')} "
             f"| {_cell(t['accuracy_recent'], '.3f')} |"
         )
     f = figures
     lines.append(
         f"| **mean** | **{f['baseline_mean']:.0f} ± {f['baseline_std']:.0f}** "
         f"| **{f['treatment_mean']:.0f} ± {f['treatment_std']:.0f}** "
-        f"| **{100 * f['ratio']:.0f}%** | | | | |"
+        f"| **{100 * f['ratio']:.0f}%** | | | | | |"
     )
     lines += [
         "",
