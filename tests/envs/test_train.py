@@ -376,6 +376,9 @@ def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_t
     assert family.fixed_length is None and "rm_target_mean" not in family.preference_config
     cheetah = default_config("ppo", "HalfCheetah-v5", reward="preferences")
     assert cheetah.fixed_length is None and "rm_target_mean" not in cheetah.preference_config
+    assert cheetah.preference_config["rm_target_std"] == 0.1  # PPO's own entry: a tenth
+    cheetah_trpo = default_config("trpo", "HalfCheetah-v5", reward="preferences")
+    assert "rm_target_std" not in cheetah_trpo.preference_config  # no entry: std 1
     assert default_config("ppo", "Hopper-v5").preference_config == {}  # true reward: none
 
 
