@@ -206,9 +206,9 @@ def tuned_settings(algo: str, env_id: str) -> dict:
 # seeds 73% / 92%: the gait (upright on ~1 seed in 3) decides the means
 # (benchmarks/preferences/halfcheetah/tenth_scale/).
 # An entry keyed by an algorithm's name holds that algorithm's own settings of the recipe.
-# Applied as a whole unless the run sets --fixed-length, --absorbing, --rm-target-mean or
-# --rm-target-std itself (a bonus of its own then needs --fixed-length false: refused without);
-# a run's own --ent-coef replaces the recipe's.
+# Applied as a whole unless the run names one of RECIPE_LEFT_OUT_BY itself (below; a bonus of its
+# own then needs --fixed-length false: refused without); a run's own --ent-coef replaces the
+# recipe's.
 PREFERENCE_TUNED: dict[str, dict] = {
     "Hopper": dict(
         fixed_length=False, rm_target_mean=6.0, ppo=dict(rm_target_mean=9.0, ent_coef=0.003)
@@ -220,6 +220,9 @@ PREFERENCE_TUNED: dict[str, dict] = {
     ),
     "HalfCheetah": dict(ppo=dict(rm_target_std=0.1)),
 }
+# The settings that, named by a run itself, leave the recipe out as a whole (the bonus is in
+# units of r_hat's std, and only means something with termination kept).
+RECIPE_LEFT_OUT_BY = frozenset({"fixed_length", "absorbing", "rm_target_mean", "rm_target_std"})
 
 
 def preference_settings(env_id: str, algo: str | None = None) -> dict:

@@ -24,7 +24,12 @@ import torch
 from rlhf_from_scratch.algos.common import NonFiniteLossError
 from rlhf_from_scratch.algos.registry import get_algo
 from rlhf_from_scratch.envs import make
-from rlhf_from_scratch.envs.defaults import DEFAULTS, preference_settings, tuned_settings
+from rlhf_from_scratch.envs.defaults import (
+    DEFAULTS,
+    RECIPE_LEFT_OUT_BY,
+    preference_settings,
+    tuned_settings,
+)
 from rlhf_from_scratch.envs.policies import ActorCritic
 from rlhf_from_scratch.envs.rollout import (
     Collector,
@@ -170,7 +175,7 @@ def default_config(algo: str, env: str, family_defaults: bool = False, **overrid
     if (
         not family_defaults
         and overrides.get("reward") == "preferences"
-        and not chosen & {"fixed_length", "absorbing", "rm_target_mean", "rm_target_std"}
+        and not chosen & RECIPE_LEFT_OUT_BY
     ):
         recipe = preference_settings(env, algo)
         if "fixed_length" in recipe:
