@@ -51,7 +51,10 @@ class PreferenceConfig:
     rm_members: int = 3  # reward models in the ensemble, each on a bootstrap resample
     rm_epochs: int = 8  # passes over the labels at each refit
     rm_lr: float = 3e-4
-    rm_weight_decay: float = 1e-4  # L2 on the reward models' weights
+    rm_weight_decay: float = 1e-4  # L2 on the reward models' weights (the start, when adapted)
+    # the paper's L2 rule: after each refit, L2 doubled while the held-out loss is over 1.5x the
+    # training loss, halved while under 1.1x (refits by epochs only; see reward_model.adapt_l2)
+    rm_adaptive_l2: bool = False
     rm_dropout: float = 0.0
     rm_target_std: float = 1.0  # r_hat normalised to this std on recent clips
     # an alive bonus added to r_hat, for envs whose episodes end early (see reward_model)
@@ -91,6 +94,12 @@ class PreferenceConfig:
             f"rm_labels_per_step must be >= 0 (0: refit by epochs), got {self.rm_labels_per_step}",
         )
         check(self.rm_val_every > 0, f"rm_val_every must be > 0, got {self.rm_val_every}")
+        check(
+            not (self.rm_adaptive_l2 and self.rm_labels_per_step),
+            "--rm-adaptive-l2 adjusts L2 after each refit by epochs, and --rm-labels-per-step "
+            f"{self.rm_labels_per_step} trains the reward model a little at every update instead: "
+            "set --rm-labels-per-step 0 or leave out --rm-adaptive-l2",
+        )
         self.reward_model().validate()
 
     def reward_model(self) -> RewardModelConfig:
@@ -99,6 +108,7 @@ class PreferenceConfig:
             epochs=self.rm_epochs,
             lr=self.rm_lr,
             weight_decay=self.rm_weight_decay,
+            adaptive_l2=self.rm_adaptive_l2,
             dropout=self.rm_dropout,
             target_std=self.rm_target_std,
             target_mean=self.rm_target_mean,
@@ -297,6 +307,7 @@ class PreferenceLearner:
             "batch_credit": self.batch_credit,
             "rm_optimizers": self.ensemble.optimizer_states(),
             "rm_fits": self.ensemble.fits,
+            "rm_weight_decay": self.ensemble.weight_decay,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -311,6 +322,7 @@ class PreferenceLearner:
             self.pool.load_state_dict(state["pool"])
         self.recent = state.get("recent", [])
         self.batch_credit = state.get("batch_credit", 0.0)
+        self.ensemble.weight_decay = state.get("rm_weight_decay", self.ensemble.weight_decay)
         if "rm_optimizers" in state:
             self.ensemble.load_optimizer_states(state["rm_optimizers"])
             self.ensemble.fits = state["rm_fits"]

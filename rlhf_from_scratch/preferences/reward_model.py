@@ -9,8 +9,9 @@ with eps = 0.1: the labeler answers at random 10% of the time (bounding one wron
 loss). Fitting minimises the Bradley-Terry loss (maths/bradley_terry.py) with labels mu.
 
 As in the paper: an ensemble of 3 members, each trained on a bootstrap resample of the
-labelled pairs; 1/e of the pairs held out for validation; L2 regularisation (weight decay)
-and optional dropout; each member's output normalised to zero mean and a fixed std over
+labelled pairs; 1/e of the pairs held out for validation; L2 regularisation (weight decay),
+optionally adjusted after each refit so that the held-out loss stays between 1.1 and 1.5 times
+the training loss (`adaptive_l2`, the paper's appendix A: see `adapt_l2`), and optional dropout; each member's output normalised to zero mean and a fixed std over
 recent clips, and the learner's reward is the mean of the normalised members (plus an optional
 constant, `target_mean`, for envs whose episodes end early: see RewardModelConfig).
 
@@ -53,7 +54,14 @@ class RewardModelConfig:
     members: int = 3
     hidden: tuple[int, ...] = (64, 64)
     dropout: float = 0.0
-    weight_decay: float = 1e-4  # L2
+    weight_decay: float = 1e-4  # L2 (the starting value when adaptive_l2)
+    # The paper's rule for L2: after each refit by epochs, multiply the coefficient by l2_factor
+    # when the held-out loss is above l2_band[1] x the training loss (overfitting), divide it
+    # when below l2_band[0]; kept within l2_limits
+    adaptive_l2: bool = False
+    l2_band: tuple[float, float] = (1.1, 1.5)
+    l2_factor: float = 2.0
+    l2_limits: tuple[float, float] = (1e-6, 1.0)
     lr: float = 3e-4
     epochs: int = 8  # passes over the labelled pairs per refit
     batch_pairs: int = 32
@@ -83,6 +91,15 @@ class RewardModelConfig:
         )
         check(0 <= self.dropout < 1, f"reward-model dropout must be in [0, 1), got {self.dropout}")
         check(0 <= self.eps < 1, f"reward-model eps must be in [0, 1), got {self.eps}")
+        check(
+            self.weight_decay >= 0,
+            f"reward-model weight decay must be >= 0, got {self.weight_decay}",
+        )
+        check(
+            0 < self.l2_band[0] <= self.l2_band[1] and self.l2_factor > 1,
+            f"the adaptive L2 band must be 0 < low <= high and its factor > 1, got band "
+            f"{self.l2_band} and factor {self.l2_factor}",
+        )
         check_positive("reward-model lr", self.lr)
         check(
             self.uncertainty_penalty >= 0,
@@ -181,6 +198,7 @@ class RewardEnsemble(nn.Module):
         super().__init__()
         config.validate()
         self.config, self.seed, self.device = config, seed, torch.device(device)
+        self.weight_decay = config.weight_decay  # the L2 coefficient now (see adapt_l2)
         torch.manual_seed(seed)
         self.members = nn.ModuleList(
             RewardNet(tuple(obs_shape), action_dim, discrete, config) for _ in range(config.members)
@@ -200,7 +218,7 @@ class RewardEnsemble(nn.Module):
 
     def _optimizer(self, member: RewardNet) -> torch.optim.Optimizer:
         return torch.optim.Adam(
-            member.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
+            member.parameters(), lr=self.config.lr, weight_decay=self.weight_decay
         )
 
     def _tensor(self, array) -> torch.Tensor:
@@ -310,7 +328,7 @@ class RewardEnsemble(nn.Module):
                 torch.as_tensor(obs.mean(0)).float(),
                 torch.as_tensor(obs.std(0) + 1e-6).float(),
             )
-        losses = []
+        last_epoch = []  # each member's mean minibatch loss over its last pass
         for member in self.members:
             if not member.image:
                 member.in_mean.copy_(mean)
@@ -320,16 +338,37 @@ class RewardEnsemble(nn.Module):
             member.train()
             for _ in range(c.epochs):
                 self.rng.shuffle(sample)
-                for start in range(0, len(sample), c.batch_pairs):
-                    batch = [labelled[i] for i in sample[start : start + c.batch_pairs]]
-                    losses.append(self._step(member, optimizer, batch))
+                losses = [
+                    self._step(
+                        member, optimizer, [labelled[i] for i in sample[s : s + c.batch_pairs]]
+                    )
+                    for s in range(0, len(sample), c.batch_pairs)
+                ]
+            last_epoch.append(np.mean(losses))
         self.normalize(recent)
-        metrics = {
-            "rm_train_loss": float(np.mean(losses[-max(1, len(train_idx) // c.batch_pairs) :]))
-        }
+        metrics = {"rm_train_loss": float(np.mean(last_epoch))}
         if val_idx:
             metrics.update(self.evaluate([labelled[i] for i in val_idx]))
+            if c.adaptive_l2:
+                metrics.update(
+                    self.adapt_l2(metrics["rm_train_loss"], metrics["rm_val_loss_members"])
+                )
         return metrics
+
+    def adapt_l2(self, train_loss: float, val_loss: float) -> dict[str, float]:
+        """The paper's L2 rule (appendix A): keep the held-out loss between 1.1 and 1.5 times
+        the training loss. Above the band the members overfit their labels: multiply the
+        coefficient by l2_factor for the next refit; below it, divide. Both losses are the
+        members' own Bradley-Terry losses on their unnormalised returns, averaged over the
+        members (the training loss over each member's last pass)."""
+        c = self.config
+        ratio = val_loss / max(train_loss, 1e-12)
+        if ratio > c.l2_band[1]:
+            self.weight_decay *= c.l2_factor
+        elif ratio < c.l2_band[0]:
+            self.weight_decay /= c.l2_factor
+        self.weight_decay = float(np.clip(self.weight_decay, *c.l2_limits))
+        return {"rm_val_train_ratio": ratio, "rm_weight_decay": self.weight_decay}
 
     def bootstrap_counts(self, member: int, comparison_ids: list[int]) -> np.ndarray:
         """How often `member` counts each pair: Poisson(1), drawn once per (seed, member, pair)
@@ -451,15 +490,24 @@ class RewardEnsemble(nn.Module):
         firsts = [a for _, a, _, _ in labelled]
         seconds = [b for _, _, b, _ in labelled]
         mu = torch.tensor([m for *_, m in labelled], device=self.device)
-        r1 = torch.stack(
-            [self._returns_in_chunks(m, firsts) / m.out_std for m in self.members]
-        ).mean(0)
-        r2 = torch.stack(
-            [self._returns_in_chunks(m, seconds) / m.out_std for m in self.members]
-        ).mean(0)
+        raw1, raw2 = (
+            torch.stack([self._returns_in_chunks(m, clips) for m in self.members])
+            for clips in (firsts, seconds)
+        )  # [members, pairs], each member's own scale
+        scale = torch.stack([m.out_std for m in self.members])[:, None]
+        r1, r2 = (raw1 / scale).mean(0), (raw2 / scale).mean(0)
+        mu = mu.to(r1.dtype)
         newest = slice(len(labelled) - math.ceil(len(labelled) / 4), None)
         return {
-            "rm_val_loss": bradley_terry_loss(r1, r2, mu.to(r1.dtype), eps=self.config.eps).item(),
+            "rm_val_loss": bradley_terry_loss(r1, r2, mu, eps=self.config.eps).item(),
+            # the loss each member was trained on, on its own returns: comparable with
+            # rm_train_loss (the ensemble's rm_val_loss above reads normalised returns)
+            "rm_val_loss_members": np.mean(
+                [
+                    bradley_terry_loss(a, b, mu, eps=self.config.eps).item()
+                    for a, b in zip(raw1, raw2)
+                ]
+            ).item(),
             "rm_val_accuracy": accuracy(r1, r2, mu),
             "rm_val_accuracy_recent": accuracy(r1[newest], r2[newest], mu[newest]),
             "rm_val_pairs": len(labelled),

@@ -302,6 +302,7 @@ def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
         ("a2c", 5, 120, {}),
         ("ppo", 200, 12, dict(normalize_reward=True, scale_returns=True)),
         ("ppo", 200, 12, dict(rm_labels_per_step=0.3, rm_buffer=8, rm_val_every=3)),
+        ("ppo", 200, 12, dict(rm_adaptive_l2=True)),  # the L2 coefficient reached so far
     ],
 )
 def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(
@@ -380,6 +381,11 @@ def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
             dict(reward="preferences", rm_uncertainty_penalty=1.0, rm_members=1),
             "raise --rm-members or drop the penalty",
         ),
+        (
+            dict(reward="preferences", rm_adaptive_l2=True, rm_labels_per_step=0.1),
+            "set --rm-labels-per-step 0 or leave out --rm-adaptive-l2",
+        ),
+        (dict(reward="preferences", rm_weight_decay=-1e-4), "weight decay must be >= 0"),
     ],
 )
 def test_bad_preference_settings_are_refused(tmp_path, overrides, message):

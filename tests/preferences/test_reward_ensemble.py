@@ -14,7 +14,7 @@ from rlhf_from_scratch.preferences.segments import (
     cut_segments,
     segment_length,
 )
-from rlhf_from_scratch.preferences.teachers import Teacher
+from rlhf_from_scratch.preferences.teachers import Teacher, TeacherConfig
 
 OBS, ACT, H = 4, 2, 10
 W = np.array([1.0, -2.0, 0.5, 0.0, 1.5, -1.0])  # the hidden linear reward r = w . [o, a]
@@ -53,6 +53,51 @@ def test_the_ensemble_recovers_a_known_linear_reward():
     assert np.corrcoef(r_hat, r_true)[0, 1] > 0.9
     # normalised over the recent clips: mean ~0, std ~1
     assert abs(r_hat.mean()) < 0.3 and 0.7 < r_hat.std() < 1.3
+
+
+@pytest.mark.parametrize(
+    "train_loss,val_loss,expected",
+    [(0.1, 0.3, 2e-4), (0.1, 0.12, 1e-4), (0.1, 0.15, 1e-4), (0.2, 0.1, 0.5e-4)],
+)
+def test_adaptive_l2_keeps_the_held_out_loss_within_1_1_to_1_5_times_the_training_loss(
+    train_loss, val_loss, expected
+):
+    ensemble = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(adaptive_l2=True), seed=0)
+    metrics = ensemble.adapt_l2(train_loss, val_loss)
+    assert ensemble.weight_decay == pytest.approx(expected)
+    assert metrics["rm_val_train_ratio"] == pytest.approx(val_loss / train_loss)
+    # and the next refit's optimiser uses it
+    assert ensemble._optimizer(ensemble.members[0]).param_groups[0]["weight_decay"] == expected
+
+
+def test_adaptive_l2_stays_within_its_limits():
+    config = RewardModelConfig(adaptive_l2=True, weight_decay=0.6)
+    ensemble = RewardEnsemble((OBS,), ACT, False, config, seed=0)
+    ensemble.adapt_l2(0.1, 1.0)
+    assert ensemble.weight_decay == config.l2_limits[1]
+
+
+def test_adaptive_l2_reins_in_a_reward_model_that_overfits_its_labels():
+    """Few labels, many passes: the held-out loss runs far above the training loss. Refit
+    after refit the rule raises L2 until the gap closes; fixed L2 leaves it open."""
+    rng = np.random.default_rng(0)
+    teacher = Teacher(TeacherConfig(eps=0.2), seed=0)
+    labelled = []
+    for i in range(60):
+        a, b = random_clip(rng), random_clip(rng)
+        labelled.append((i, a, b, teacher.label(a.true_rewards, b.true_rewards)))
+    recent = [random_clip(rng) for _ in range(20)]
+    ratios, decays = {}, {}
+    for adaptive in (False, True):
+        config = RewardModelConfig(epochs=8, lr=1e-2, adaptive_l2=adaptive)
+        ensemble = RewardEnsemble((OBS,), ACT, False, config, seed=0)
+        for _ in range(12):
+            metrics = ensemble.fit(labelled, recent)
+        ratios[adaptive] = metrics["rm_val_loss_members"] / metrics["rm_train_loss"]
+        decays[adaptive] = ensemble.weight_decay
+    assert ratios[False] > 1.5 and decays[False] == 1e-4
+    assert decays[True] > 1e-2
+    assert ratios[True] < 0.5 * ratios[False]
 
 
 def test_accuracy_leaves_ties_out():
