@@ -8,7 +8,10 @@ Runs are paired by the seed in their config.json (a seed missing on one side is 
 it). Reported: each seed's final deterministic evaluation (summary.json `eval_return_mean`) on
 both sides and their ratio; the means (with the population std over seeds) and the ratio of the
 means, which is what "preferences reach X% of true-reward PPO" means here; the paired
-difference's mean and standard error (std with ddof 1 over sqrt(n)); a bootstrap over the pairs
+difference's mean and standard error (std with ddof 1 over sqrt(n)), and beside it the unpaired
+(Welch) standard error of the difference of the means, sqrt(s_b^2 / n + s_t^2 / n) with ddof 1:
+a seed is the same draw only on the same machine and software stack, so for runs made apart the
+pairing is nominal and the unpaired figure is the one to read; a bootstrap over the pairs
 of the ratio of means (2.5 and 97.5 percentiles, and how often it is >= 1); and beside them the
 eval episode lengths, the policy's entropy in the last metrics row, the mean true return of the
 last 20 training episodes (summary.json `recent_return`, stochastic policy), PPO's approx KL
@@ -88,6 +91,7 @@ def compare(baseline: np.ndarray, treatment: np.ndarray, resamples: int, seed: i
         "ratio": treatment.mean() / baseline.mean(),
         "difference_mean": difference.mean(),
         "difference_se": difference.std(ddof=1) / np.sqrt(n),
+        "unpaired_se": np.sqrt((baseline.var(ddof=1) + treatment.var(ddof=1)) / n),
         "bootstrap_low": np.percentile(ratios, 2.5),
         "bootstrap_high": np.percentile(ratios, 97.5),
         "bootstrap_at_least_1": (ratios >= 1).mean(),
@@ -130,7 +134,8 @@ def report(pairs: list[tuple[dict, dict]], figures: dict, names: tuple[str, str]
         f"- {f['n']} pairs; ± is the std over seeds (ddof 0).",
         f"- ratio of the means: {100 * f['ratio']:.1f}%",
         f"- paired difference ({treat} - {base}): {f['difference_mean']:+.0f}, "
-        f"standard error {f['difference_se']:.0f}",
+        f"standard error {f['difference_se']:.0f} (unpaired, Welch: {f['unpaired_se']:.0f}; "
+        "read that one for runs made on different machines or software)",
         f"- bootstrap over the pairs, ratio of the means: 95% interval "
         f"{100 * f['bootstrap_low']:.0f}-{100 * f['bootstrap_high']:.0f}%, "
         f">= 100% in {100 * f['bootstrap_at_least_1']:.0f}% of resamples",

@@ -16,6 +16,9 @@ def test_the_figures_by_hand():
     squares = (10 - 20 / 3) ** 2 + (-20 - 20 / 3) ** 2 + (30 - 20 / 3) ** 2
     assert f["difference_se"] == pytest.approx(np.sqrt(squares / 2) / np.sqrt(3))
     assert f["baseline_std"] == pytest.approx(np.sqrt(20000 / 3))  # over seeds, ddof 0
+    # unpaired: the two variances with ddof 1 (the baseline's is 10000), over n
+    t_var = ((110 - 620 / 3) ** 2 + (180 - 620 / 3) ** 2 + (330 - 620 / 3) ** 2) / 2
+    assert f["unpaired_se"] == pytest.approx(np.sqrt((10000 + t_var) / 3))
     assert f["bootstrap_low"] < f["ratio"] < f["bootstrap_high"]
     # a resample of the three pairs falls below 1 exactly when it holds (200, 180) two or three
     # times: 10a - 20b + 30c < 0 with a + b + c = 3; P(b >= 2) = 3 (1/3)^2 (2/3) + (1/3)^3 = 7/27
@@ -60,6 +63,8 @@ def test_a_report_from_run_directories(tmp_path, capsys):
     assert "| 4 | 2000 | 2500 | 125% |" in text
     assert "ratio of the means: 100.0%" in text
     assert "paired difference (preferences - true reward): +0, standard error 500" in text
+    # unpaired: sqrt((500000 + 2000000) / 2) = 1118
+    assert "(unpaired, Welch: 1118;" in text
 
 
 def test_runs_that_cannot_be_paired_are_refused_by_seed(tmp_path):
