@@ -42,6 +42,7 @@ from rlhf_from_scratch.envs.rollout import (
 from rlhf_from_scratch.preferences.loop import PreferenceConfig, PreferenceLearner
 from rlhf_from_scratch.preferences.segments import segment_length
 from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
+from rlhf_from_scratch.utils.machine import machine_info
 from rlhf_from_scratch.utils.rundir import RunDir
 from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
 
@@ -449,6 +450,7 @@ def train(
         summary.update(evaluate_run(policy, envs, config))
     if config.video:
         summary["videos"] = record_videos(policy, envs, config, run.path / "videos")
+    summary["machine"] = machine_info()  # what another run needs to give the same numbers
     run.write_summary(summary)
     run.close()
     envs.close()

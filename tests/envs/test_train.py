@@ -276,6 +276,10 @@ def test_cli_train_writes_the_run_directory(capsys, tmp_path):
         "wall_seconds",
         "steps_per_second",
     } <= set(summary)
+    # the machine and software a seed reproduces on
+    machine = summary["machine"]
+    assert machine["torch"] == torch.__version__ and machine["numpy"] == np.__version__
+    assert machine["gymnasium"] == gym.__version__ and "simd" in machine
     assert all("step" in row for row in read_metrics(tmp_path))
 
 
