@@ -333,7 +333,7 @@ def test_plot_averages_runs_that_differ_only_in_the_seed(tmp_path, capsys):
     assert (tmp_path / "curves.png").stat().st_size > 5000
 
 
-def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_told_otherwise():
+def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus():
     recipe = default_config("ppo", "Hopper-v5", reward="preferences")
     assert recipe.fixed_length is False and recipe.preference_config["rm_target_mean"] == 9.0
     assert recipe.algo_config["ent_coef"] == 0.003  # PPO's own entry: recipe (C)
@@ -341,6 +341,12 @@ def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_t
         other = default_config(algo, "Hopper-v5", reward="preferences")
         assert other.fixed_length is False and other.preference_config["rm_target_mean"] == 6.0
         assert other.algo_config.get("ent_coef", 0.0) == 0.0
+    family = default_config("ppo", "Hopper-v5", reward="preferences", family_defaults=True)
+    assert family.fixed_length is None and "rm_target_mean" not in family.preference_config
+    assert default_config("ppo", "Hopper-v5").preference_config == {}  # true reward: none
+
+
+def test_ppo_on_walker2d_reads_the_observation_alone_at_a_tenth_of_the_scale():
     walker = default_config("ppo", "Walker2d-v5", reward="preferences")
     assert walker.algo_config["ent_coef"] == 0.0
     # PPO's own entry: r_hat(o) at a tenth of the scale, the bonus still 6 of its std
@@ -352,7 +358,17 @@ def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_t
     assert walker_trpo.preference_config["rm_target_mean"] == 6.0
     assert walker_trpo.preference_config.get("rm_actions", True) is True  # r_hat(o, a)
     assert "rm_target_std" not in walker_trpo.preference_config  # the family's std 1
-    # the recipe applies as a whole, or not at all
+
+
+def test_ppo_on_halfcheetah_reads_r_hat_at_a_tenth_of_its_scale():
+    cheetah = default_config("ppo", "HalfCheetah-v5", reward="preferences")
+    assert cheetah.fixed_length is None and "rm_target_mean" not in cheetah.preference_config
+    assert cheetah.preference_config["rm_target_std"] == 0.1  # PPO's own entry: a tenth
+    cheetah_trpo = default_config("trpo", "HalfCheetah-v5", reward="preferences")
+    assert "rm_target_std" not in cheetah_trpo.preference_config  # no entry: std 1
+
+
+def test_the_preference_recipe_applies_as_a_whole_unless_the_run_says_otherwise():
     scale = dict(rm_target_std=0.5)
     own_scale = default_config("ppo", "Walker2d-v5", reward="preferences", **scale)
     assert own_scale.preference_config["rm_target_std"] == 0.5 and own_scale.fixed_length is None
@@ -376,14 +392,6 @@ def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus_unless_t
     )
     own.validate()
     assert own.preference_config["rm_target_mean"] == 9.0
-    family = default_config("ppo", "Hopper-v5", reward="preferences", family_defaults=True)
-    assert family.fixed_length is None and "rm_target_mean" not in family.preference_config
-    cheetah = default_config("ppo", "HalfCheetah-v5", reward="preferences")
-    assert cheetah.fixed_length is None and "rm_target_mean" not in cheetah.preference_config
-    assert cheetah.preference_config["rm_target_std"] == 0.1  # PPO's own entry: a tenth
-    cheetah_trpo = default_config("trpo", "HalfCheetah-v5", reward="preferences")
-    assert "rm_target_std" not in cheetah_trpo.preference_config  # no entry: std 1
-    assert default_config("ppo", "Hopper-v5").preference_config == {}  # true reward: none
 
 
 def test_mujoco_preference_runs_refit_with_the_two_passes_the_benchmarks_measured():
