@@ -11,9 +11,10 @@ loss). Fitting minimises the Bradley-Terry loss (maths/bradley_terry.py) with la
 As in the paper: an ensemble of 3 members, each trained on a bootstrap resample of the
 labelled pairs; 1/e of the pairs held out for validation; L2 regularisation (weight decay),
 optionally adjusted after each refit so that the held-out loss stays between 1.1 and 1.5 times
-the training loss (`adaptive_l2`, the paper's appendix A: see `adapt_l2`), and optional dropout; each member's output normalised to zero mean and a fixed std over
-recent clips, and the learner's reward is the mean of the normalised members (plus an optional
-constant, `target_mean`, for envs whose episodes end early: see RewardModelConfig).
+the training loss (`adaptive_l2`, the paper's appendix A: see `adapt_l2`), and optional
+dropout; each member's output normalised to zero mean and a fixed std over recent clips, and
+the learner's reward is the mean of the normalised members (plus an optional constant,
+`target_mean`, for envs whose episodes end early: see RewardModelConfig).
 
 Clips that show an episode's end (`absorbing`): Bradley-Terry cannot see a constant added to
 every step's reward (lecture 003's quiz), so labels never say what being alive is worth. A
@@ -101,6 +102,7 @@ class RewardModelConfig:
             f"{self.l2_band} and factor {self.l2_factor}",
         )
         check_positive("reward-model lr", self.lr)
+        check_positive("reward-model epochs (passes over the labels per refit)", self.epochs)
         check(
             self.uncertainty_penalty >= 0,
             f"the uncertainty penalty must be >= 0, got {self.uncertainty_penalty}",
@@ -338,12 +340,10 @@ class RewardEnsemble(nn.Module):
             member.train()
             for _ in range(c.epochs):
                 self.rng.shuffle(sample)
-                losses = [
-                    self._step(
-                        member, optimizer, [labelled[i] for i in sample[s : s + c.batch_pairs]]
-                    )
-                    for s in range(0, len(sample), c.batch_pairs)
-                ]
+                losses = []
+                for start in range(0, len(sample), c.batch_pairs):
+                    batch = [labelled[i] for i in sample[start : start + c.batch_pairs]]
+                    losses.append(self._step(member, optimizer, batch))
             last_epoch.append(np.mean(losses))
         self.normalize(recent)
         metrics = {"rm_train_loss": float(np.mean(last_epoch))}

@@ -386,6 +386,7 @@ def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
             "set --rm-labels-per-step 0 or leave out --rm-adaptive-l2",
         ),
         (dict(reward="preferences", rm_weight_decay=-1e-4), "weight decay must be >= 0"),
+        (dict(reward="preferences", rm_epochs=0), "epochs .passes over the labels per refit. must"),
     ],
 )
 def test_bad_preference_settings_are_refused(tmp_path, overrides, message):
