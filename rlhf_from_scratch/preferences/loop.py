@@ -96,9 +96,10 @@ class PreferenceConfig:
         check(self.rm_val_every > 0, f"rm_val_every must be > 0, got {self.rm_val_every}")
         check(
             not (self.rm_adaptive_l2 and self.rm_labels_per_step),
-            "--rm-adaptive-l2 adjusts L2 after each refit by epochs, and --rm-labels-per-step "
+            "--rm-adaptive-l2 (set by the flag or by the env's preference recipe: --show-config) "
+            "adjusts L2 after each refit by epochs, and --rm-labels-per-step "
             f"{self.rm_labels_per_step} trains the reward model a little at every update instead: "
-            "set --rm-labels-per-step 0 or leave out --rm-adaptive-l2",
+            "set --rm-labels-per-step 0 or add --no-rm-adaptive-l2",
         )
         self.reward_model().validate()
 

@@ -360,12 +360,20 @@ def test_ppo_on_walker2d_reads_the_observation_alone_at_a_tenth_of_the_scale():
     assert "rm_target_std" not in walker_trpo.preference_config  # the family's std 1
 
 
-def test_ppo_on_halfcheetah_reads_r_hat_at_a_tenth_of_its_scale():
+def test_ppo_on_halfcheetah_reads_r_hat_at_a_tenth_of_its_scale_with_the_papers_l2():
     cheetah = default_config("ppo", "HalfCheetah-v5", reward="preferences")
     assert cheetah.fixed_length is None and "rm_target_mean" not in cheetah.preference_config
     assert cheetah.preference_config["rm_target_std"] == 0.1  # PPO's own entry: a tenth
+    assert cheetah.preference_config["rm_adaptive_l2"] is True  # and the paper's L2 rule
     cheetah_trpo = default_config("trpo", "HalfCheetah-v5", reward="preferences")
     assert "rm_target_std" not in cheetah_trpo.preference_config  # no entry: std 1
+    assert not cheetah_trpo.preference_config.get("rm_adaptive_l2", False)
+    # the rule refits by epochs: with refits per label the recipe's rule must be turned off,
+    # and the error says how
+    per_label = dict(reward="preferences", rm_labels_per_step=0.1)
+    with pytest.raises(ConfigError, match="add --no-rm-adaptive-l2"):
+        default_config("ppo", "HalfCheetah-v5", **per_label).validate()
+    default_config("ppo", "HalfCheetah-v5", rm_adaptive_l2=False, **per_label).validate()
 
 
 def test_the_preference_recipe_applies_as_a_whole_unless_the_run_says_otherwise():

@@ -383,7 +383,7 @@ def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
         ),
         (
             dict(reward="preferences", rm_adaptive_l2=True, rm_labels_per_step=0.1),
-            "set --rm-labels-per-step 0 or leave out --rm-adaptive-l2",
+            "set --rm-labels-per-step 0 or add --no-rm-adaptive-l2",
         ),
         (dict(reward="preferences", rm_weight_decay=-1e-4), "weight decay must be >= 0"),
         (dict(reward="preferences", rm_epochs=0), "epochs .passes over the labels per refit. must"),
