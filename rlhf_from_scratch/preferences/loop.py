@@ -52,11 +52,12 @@ class PreferenceConfig:
     rm_epochs: int = 8  # passes over the labels at each refit
     rm_lr: float = 3e-4
     rm_weight_decay: float = 1e-4  # L2 on the reward models' weights (the start, when adapted)
-    # the paper's L2 rule: after each refit, L2 doubled while the held-out loss is over 1.5x the
-    # training loss, halved while under 1.1x (refits by epochs only; see reward_model.adapt_l2)
-    rm_adaptive_l2: bool = False
+    rm_adaptive_l2: bool = False  # the paper's L2 rule: after each refit L2 is doubled while
+    # the held-out loss is over 1.5x the training loss, halved while under 1.1x (refits by epochs
+    # only; reward_model.adapt_l2)
     rm_dropout: float = 0.0
-    rm_target_std: float = 1.0  # r_hat normalised to this std on recent clips
+    # r_hat normalised to this std on recent clips
+    rm_target_std: float = 1.0
     # an alive bonus added to r_hat, for envs whose episodes end early (see reward_model)
     rm_target_mean: float = 0.0
     # clips may run past an episode's end (the absorbing state), so labels see falls and the

@@ -7,6 +7,7 @@ import pytest
 
 from rlhf_from_scratch.cli import main
 from rlhf_from_scratch.lm.rlhf import RLHFConfig
+from rlhf_from_scratch.preferences.loop import PreferenceConfig
 from rlhf_from_scratch.utils.config_help import describe_flags, field_notes
 
 
@@ -35,6 +36,16 @@ def test_field_notes_read_both_comment_styles_and_nothing_else():
         "above": "a comment above the field it is about",
         "between": "a blank line above: nothing from the earlier comments",
     }
+
+
+def test_each_preference_flag_gets_its_own_comment():
+    # a comment above a field that follows a field with a comment of its own continues that
+    # one: --rm-weight-decay once carried the adaptive rule's text and --rm-target-std the bonus's
+    notes = field_notes(PreferenceConfig)
+    assert "1.5x" in notes["rm_adaptive_l2"] and "1.5x" not in notes["rm_weight_decay"]
+    assert notes["rm_target_std"] == "r_hat normalised to this std on recent clips"
+    assert notes["rm_target_mean"].startswith("an alive bonus")
+    assert notes["absorbing"].startswith("clips may run past an episode's end")
 
 
 def _help_of(parser: argparse.ArgumentParser) -> dict[str, str]:
