@@ -32,9 +32,9 @@ from rlhf_from_scratch.utils.errors import check, check_positive
 
 @dataclass
 class A2CConfig:
-    lr: float = 7e-4
-    anneal_lr: bool = True
-    gamma: float = 0.99
+    lr: float = 7e-4  # step size of the optimizer
+    anneal_lr: bool = True  # lr linearly to 0 over the run
+    gamma: float = 0.99  # discount
     lam: float = 1.0  # 1.0 = plain n-step returns, as in the paper
     vf_coef: float = 0.5
     ent_coef: float = 0.01

@@ -39,9 +39,9 @@ from rlhf_from_scratch.utils.errors import check, check_positive
 
 @dataclass
 class PPOConfig:
-    lr: float = 3e-4
+    lr: float = 3e-4  # Adam step size
     anneal_lr: bool = True  # lr linearly to 0 over the run
-    gamma: float = 0.99
+    gamma: float = 0.99  # discount
     lam: float = 0.95
     n_epochs: int = 10  # passes over each batch
     n_minibatches: int = 32  # minibatches per pass
@@ -56,7 +56,7 @@ class PPOConfig:
     max_grad_norm: float = 0.5  # the joint policy and value gradient clipped to this norm
     normalize_advantages: bool = True  # advantages to zero mean, unit std per minibatch
     target_kl: float | None = None  # early stop of the epochs (None: never)
-    adam_eps: float = 1e-5
+    adam_eps: float = 1e-5  # Adam's epsilon (1e-5 in OpenAI Baselines' PPO, not torch's 1e-8)
     compile: bool = False  # torch.compile the loss (see algos.common.compiled)
 
     def validate(self) -> None:

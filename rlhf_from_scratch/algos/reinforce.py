@@ -35,8 +35,8 @@ BASELINES = ("none", "constant", "value", "leave_one_out")
 
 @dataclass
 class ReinforceConfig:
-    lr: float = 3e-4
-    gamma: float = 0.99
+    lr: float = 3e-4  # Adam step size of the policy
+    gamma: float = 0.99  # discount
     return_type: str = "reward_to_go"  # "reward_to_go" or "total" (the whole episode's return)
     baseline: str = "value"  # "value" (a learned V(s)), "constant", "leave_one_out" or "none"
     value_lr: float = 1e-3

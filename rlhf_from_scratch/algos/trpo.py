@@ -39,13 +39,13 @@ from rlhf_from_scratch.utils.errors import check, check_positive
 
 @dataclass
 class TRPOConfig:
-    gamma: float = 0.99
+    gamma: float = 0.99  # discount
     lam: float = 0.95
     max_kl: float = 0.01  # delta
     damping: float = 0.1  # added to the Fisher-vector product (H + damping I)
     cg_iters: int = 10  # conjugate-gradient steps for the search direction
     backtrack_iters: int = 10  # line-search steps, each shrinking the step by backtrack_coef
-    backtrack_coef: float = 0.8
+    backtrack_coef: float = 0.8  # the line search's shrink factor
     value_lr: float = 1e-3  # Adam step size of the value function
     value_epochs: int = 10  # value regression passes per batch
     value_minibatches: int = 32  # value regression minibatches per pass

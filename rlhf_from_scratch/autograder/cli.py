@@ -72,9 +72,14 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=run_make)
     p = sub.add_parser("grade", help="grade a submission (a file, or a folder holding it)")
     p.add_argument("name")
-    p.add_argument("--submission", required=True)
+    p.add_argument("--submission", required=True, help="the student's file, or a folder")
     p.add_argument("--results", help="also write Gradescope's results.json here")
-    p.add_argument("--seconds-per-check", type=int, default=60)
+    p.add_argument(
+        "--seconds-per-check",
+        type=int,
+        default=60,
+        help="a check running longer fails; default: 60",
+    )
     p.set_defaults(func=run_grade)
     p = sub.add_parser("autograder", help="write Gradescope's autograder zip")
     p.add_argument("name")

@@ -64,14 +64,20 @@ def _preset_names() -> set[str]:
 
 
 def _algorithm_notes() -> dict[str, str]:
-    """The algorithms' field comments, each led by its algorithm's name where several
-    algorithms have the field."""
+    """The algorithms' field comments: a comment every algorithm with the field shares is
+    given once, else each is led by its algorithm's name."""
     owners = Counter(f.name for _, config_cls in ALGOS.values() for f in fields(config_cls))
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict[str, str]] = {}
     for algo, (_, config_cls) in ALGOS.items():
         for name, note in field_notes(config_cls).items():
-            found.setdefault(name, []).append(note if owners[name] == 1 else f"{algo}: {note}")
-    return {name: "; ".join(notes) for name, notes in found.items()}
+            found.setdefault(name, {})[algo] = note
+    notes = {}
+    for name, by_algo in found.items():
+        if len(by_algo) == owners[name] and len(set(by_algo.values())) == 1:
+            notes[name] = next(iter(by_algo.values()))
+        else:
+            notes[name] = "; ".join(f"{algo}: {note}" for algo, note in by_algo.items())
+    return notes
 
 
 def _add_dataclass_flags(group, cls, seen: set[str], varying: set[str], notes=None) -> None:
@@ -105,7 +111,11 @@ def add_commands(commands) -> None:
     train.add_argument(
         "--env", default="CartPole-v1", help="a Gymnasium id, e.g. Hopper-v5, Pong-v5"
     )
-    train.add_argument("--run-dir", default=None, help="default: runs/ALGO-ENV-sSEED-TIME")
+    train.add_argument(
+        "--run-dir",
+        default=None,
+        help="where config, metrics, checkpoints go; default: runs/ALGO-ENV-sSEED-TIME",
+    )
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument(
@@ -137,9 +147,15 @@ def add_commands(commands) -> None:
     plot.add_argument(
         "run_dirs", nargs="+", help="run directories (seeds of one config are averaged)"
     )
-    plot.add_argument("--metric", default="episodic_return")
-    plot.add_argument("--out", default="learning_curves.png")
-    plot.add_argument("--title", default=None)
+    plot.add_argument(
+        "--metric",
+        default="episodic_return",
+        help="a column of metrics.jsonl, e.g. true_return; default: episodic_return",
+    )
+    plot.add_argument(
+        "--out", default="learning_curves.png", help="the PNG; default: learning_curves.png"
+    )
+    plot.add_argument("--title", default=None, help="the plot's title")
     plot.set_defaults(func=run_plot)
 
 

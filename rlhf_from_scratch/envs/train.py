@@ -78,7 +78,7 @@ class TrainConfig:
     algo: str = "ppo"
     env: str = "CartPole-v1"
     total_steps: int = 100_000  # env steps to train for
-    seed: int = 1
+    seed: int = 1  # seeds the networks, the envs and the sampling
     num_envs: int = 1  # envs stepped side by side
     n_steps: int = 2048  # steps per env between updates (a batch is num_envs x n_steps)
     vectorization: str = "sync"  # "sync" (one process) or "async" (a process per env)

@@ -123,12 +123,12 @@ class BestOfNConfig:
     policy: str = ""  # the SFT run directory (or any policy run)
     reward_model: str = ""  # the `rlhf lm rm` run directory
     n: int = 16  # the largest n; every power of two up to it is reported
-    num_eval_prompts: int = 48
-    max_new_tokens: int = 120
-    temperature: float = 1.0
+    num_eval_prompts: int = 48  # held-out prompts, n samples each
+    max_new_tokens: int = 120  # most tokens per response
+    temperature: float = 1.0  # sampling temperature
     gold: str | None = None  # None: the reward model's labeler
     prompts: str | None = None  # None: the reward model's prompt set
-    seed: int = 1
+    seed: int = 1  # seeds the sampling
     device: str = "auto"
 
     def validate(self) -> None:

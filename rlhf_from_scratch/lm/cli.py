@@ -21,6 +21,23 @@ from pathlib import Path
 
 from rlhf_from_scratch.utils.errors import ConfigError
 
+# what the shared training flags do (a command may word one its own way)
+COMMON_HELP = {
+    "seed": "seeds the weights, sampling and data order",
+    "steps": "optimizer steps",
+    "batch_size": "sequences per optimizer step",
+    "lr": "learning rate",
+    "eval_every": "evaluate every this many steps",
+    "checkpoint_every": "save a checkpoint every this many steps",
+}
+
+# flags that set a config field of another name (cmd_rm, cmd_dpo, cmd_rlhf)
+FLAG_FIELDS = {
+    "rm": {"batch_size": "rankings_per_batch"},
+    "dpo": {"batch_size": "rankings_per_batch"},
+    "rlhf": {"steps": "updates"},
+}
+
 
 def add_commands(subparsers) -> None:
     from rlhf_from_scratch.lm.pretrain import MODEL_PRESETS
@@ -29,21 +46,43 @@ def add_commands(subparsers) -> None:
     lm = subparsers.add_parser("lm", help="the language-model world: pretrain, sft, sample")
     sub = lm.add_subparsers(dest="lm_command", metavar="LM_COMMAND", required=True)
 
-    def common(p: argparse.ArgumentParser, run_dir: str) -> None:
-        p.add_argument("--run-dir", default=run_dir, help="where config, metrics, checkpoints go")
+    def common(
+        p: argparse.ArgumentParser,
+        command: str,
+        helps: dict[str, str] | None = None,
+        refused: dict[str, str] | None = None,
+    ) -> None:
+        """The flags the training commands share. `helps` words a flag for this command;
+        `refused` names the flags this command has no use for, each with what to use instead:
+        given, they stop the command with that advice rather than be ignored."""
+        helps = {**COMMON_HELP, **(helps or {})}
+        refused = refused or {}
+        p.add_argument(
+            "--run-dir", default=f"runs/lm-{command}", help="where config, metrics, checkpoints go"
+        )
         p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
-        p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--seed", type=int, default=1, help=helps["seed"])
         p.add_argument("--device", default="auto", help="cpu, cuda or auto")
-        p.add_argument("--steps", type=int, default=None)
-        p.add_argument("--batch-size", type=int, default=None)
-        p.add_argument("--lr", type=float, default=None)
-        p.add_argument("--eval-every", type=int, default=None)
-        p.add_argument("--checkpoint-every", type=int, default=None)
+        for flag, kind in (("steps", int), ("batch_size", int), ("lr", float),
+                           ("eval_every", int), ("checkpoint_every", int)):  # fmt: skip
+            name = "--" + flag.replace("_", "-")
+            text = f"not used here: {refused[flag]}" if flag in refused else helps[flag]
+            p.add_argument(name, type=kind, default=None, help=text)
         p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.set_defaults(refused=refused)
 
     p = sub.add_parser("pretrain", help="train a GPT from scratch on a corpus")
-    common(p, "runs/lm-pretrain")
+    preset = " (default: the --config preset's)"
+    common(
+        p,
+        "pretrain",
+        helps={
+            "steps": COMMON_HELP["steps"] + preset,
+            "batch_size": COMMON_HELP["batch_size"] + preset,
+            "lr": "peak learning rate" + preset,
+        },
+    )
     p.add_argument("--config", default="small", help=f"model size: {', '.join(MODEL_PRESETS)}")
     p.add_argument(
         "--corpus", default=None, help="a plain-text file (default: the built-in corpus)"
@@ -56,7 +95,7 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("sft", help="fine-tune a pretrained GPT on demonstrations")
-    common(p, "runs/lm-sft")
+    common(p, "sft")
     p.add_argument("--init", required=True, help="pretraining run directory or checkpoint file")
     p.add_argument("--tokenizer", default=None, help="must match the checkpoint's, if given")
     p.add_argument("--num-demos", type=int, default=None)
@@ -68,17 +107,27 @@ def add_commands(subparsers) -> None:
     p.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable)")
     p.add_argument("--prompts-file", default=None, help="a file with one prompt per line")
     p.add_argument("--num-samples", type=int, default=1, help="completions per prompt")
-    p.add_argument("--max-new-tokens", type=int, default=160)
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--max-new-tokens", type=int, default=160, help="most tokens per completion")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest tokens")
+    p.add_argument(
+        "--top-p", type=float, default=None, help="sample from the likeliest tokens of mass p"
+    )
     p.add_argument("--tokenizer", default=None, help="must match the checkpoint's, if given")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0, help="seeds the sampling")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("rm", help="rank SFT samples with the gold labeler, train a reward model")
-    common(p, "runs/lm-rm")
+    common(
+        p,
+        "rm",
+        helps={"batch_size": "rankings per optimizer step (each gives K choose 2 pairs)"},
+        refused={
+            "steps": "it makes --epochs passes over the rankings",
+            "eval_every": "it measures held-out accuracy after every epoch",
+        },
+    )
     p.add_argument("--policy", required=True, help="the SFT run directory (or checkpoint)")
     p.add_argument("--store", default=None, help="preference store (default RUN_DIR/...sqlite)")
     p.add_argument(
@@ -96,7 +145,20 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=cmd_rm)
 
     p = sub.add_parser("rlhf", help="RL of an SFT model against a reward model (--algo)")
-    common(p, "runs/lm-rlhf")
+    common(
+        p,
+        "rlhf",
+        helps={
+            "steps": "the same as --updates",
+            "lr": "learning rate (default: the algorithm's LM setting)",
+            "eval_every": "evaluate every this many updates",
+            "checkpoint_every": "save a checkpoint every this many updates",
+        },
+        refused={
+            "batch_size": "an update's batch is --prompts-per-update x --samples-per-prompt "
+            "responses"
+        },
+    )
     p.add_argument("--policy", required=True, help="the SFT run directory (pi_SFT)")
     p.add_argument("--reward-model", default=None, help="the `rlhf lm rm` run directory")
     p.add_argument(
@@ -122,7 +184,12 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=cmd_rlhf)
 
     p = sub.add_parser("dpo", help="Direct Preference Optimization on the reward model's pairs")
-    common(p, "runs/lm-dpo")
+    common(
+        p,
+        "dpo",
+        helps={"batch_size": "rankings per optimizer step (all their pairs)"},
+        refused={"steps": "it makes --epochs passes"},
+    )
     p.add_argument("--policy", required=True, help="the SFT run directory (pi_ref)")
     p.add_argument(
         "--preferences", required=True, help="the `rlhf lm rm` run directory (its comparisons)"
@@ -139,7 +206,16 @@ def add_commands(subparsers) -> None:
     p = sub.add_parser(
         "expert-iteration", help="rounds of best-of-n + SFT on the kept responses (Llama 2's RS)"
     )
-    common(p, "runs/lm-expert-iteration")
+    every_round = "it evaluates and checkpoints after each of its --rounds"
+    common(
+        p,
+        "expert-iteration",
+        refused={
+            "steps": "use --rounds, --epochs",
+            "eval_every": every_round,
+            "checkpoint_every": every_round,
+        },
+    )
     p.add_argument("--policy", required=True, help="the SFT run directory")
     p.add_argument("--reward-model", required=True, help="the `rlhf lm rm` run directory")
     p.add_argument("--rounds", type=int, default=None, help="default 2")
@@ -154,7 +230,7 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=cmd_expert_iteration)
 
     p = sub.add_parser("best-of-n", help="best-of-n sampling against a reward model, n = 1..N")
-    p.add_argument("--run-dir", default="runs/lm-best-of-n")
+    p.add_argument("--run-dir", default="runs/lm-best-of-n", help="where the table and plot go")
     p.add_argument("--policy", required=True, help="the SFT run directory (or any policy run)")
     p.add_argument("--reward-model", required=True, help="the `rlhf lm rm` run directory")
     p.add_argument("--n", type=int, default=None, help="the largest n (default 16)")
@@ -172,7 +248,7 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser(
         "demo", help="pretrain -> SFT -> comparisons -> reward model -> PPO, with a report"
     )
-    p.add_argument("--run-dir", default="runs/demo")
+    p.add_argument("--run-dir", default="runs/demo", help="a folder with a run per stage")
     p.add_argument("--resume", action="store_true", help="continue the demo in --run-dir")
     p.add_argument("--size", default="default", help="default (~10 min on 2 CPU cores) or smoke")
     p.add_argument("--algo", default="ppo", help="ppo, reinforce (RLOO), a2c or trpo")
@@ -211,14 +287,8 @@ def _describe(lm_commands, commands) -> None:
         "expert-iteration": ExpertIterationConfig,
         "best-of-n": BestOfNConfig,
     }
-    # flags that set a field of another name (cmd_rm, cmd_dpo, cmd_rlhf)
-    aliases = {
-        "rm": {"batch_size": "rankings_per_batch"},
-        "dpo": {"batch_size": "rankings_per_batch"},
-        "rlhf": {"steps": "updates"},
-    }
     for name, config_cls in configs.items():
-        describe_flags(lm_commands.choices[name], config_cls, aliases.get(name))
+        describe_flags(lm_commands.choices[name], config_cls, FLAG_FIELDS.get(name))
     describe_flags(commands.choices["demo"], DemoConfig)
 
 
@@ -226,7 +296,13 @@ def _overrides(args: argparse.Namespace, keys: list[str]) -> dict:
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
-def _threads(args: argparse.Namespace) -> None:
+def _start(args: argparse.Namespace) -> None:
+    """Refuse the shared flags this command has no use for (`common`), then set torch's
+    thread count from --threads."""
+    for flag, instead in getattr(args, "refused", {}).items():
+        if getattr(args, flag) is not None:
+            name = "--" + flag.replace("_", "-")
+            raise ConfigError(f"{name} does not apply to lm {args.lm_command}: {instead}")
     if args.threads is not None:
         import torch
 
@@ -283,7 +359,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
         "device",
         "compile",
     ]
-    _threads(args)
+    _start(args)
     cfg = PretrainConfig(**_overrides(args, keys)).resolved()
     summary, path = _run_stage(
         args, "lm pretrain", cfg, pretrain, cfg.steps, ("train_loss", "val_loss")
@@ -312,7 +388,7 @@ def cmd_sft(args: argparse.Namespace) -> None:
         "seed",
         "device",
     ]
-    _threads(args)
+    _start(args)
     cfg = SFTConfig(**_overrides(args, keys))
     summary, path = _run_stage(
         args, "lm sft", cfg, sft, cfg.steps, ("train_loss", "gold_instruction")
@@ -374,7 +450,7 @@ def cmd_rm(args: argparse.Namespace) -> None:
 
     keys = ["policy", "store", "gold", "prompts", "num_prompts", "k", "held_out", "max_new_tokens",
             "epochs", "lr", "checkpoint_every", "seed", "device", "labeler", "judge"]  # fmt: skip
-    _threads(args)
+    _start(args)
     cfg = RMConfig(**_overrides(args, keys))
     if args.batch_size is not None:
         cfg.rankings_per_batch = args.batch_size
@@ -403,7 +479,7 @@ def cmd_rlhf(args: argparse.Namespace) -> None:
             "samples_per_prompt", "max_new_tokens", "temperature", "kl_coef", "kl_target",
             "kl_horizon", "ptx_coef", "prompts_file", "num_prompts", "num_eval_prompts",
             "gold", "prompts", "lr", "eval_every", "checkpoint_every", "seed", "device"]  # fmt: skip
-    _threads(args)
+    _start(args)
     cfg = RLHFConfig(**_overrides(args, keys))
     if args.steps is not None:
         cfg.updates = args.steps
@@ -419,9 +495,7 @@ def cmd_dpo(args: argparse.Namespace) -> None:
     keys = ["policy", "preferences", "beta", "epochs", "held_out", "max_new_tokens",
             "num_eval_prompts", "gold", "prompts", "lr", "eval_every", "checkpoint_every",
             "seed", "device"]  # fmt: skip
-    _threads(args)
-    if args.steps is not None:
-        raise ConfigError("--steps does not apply to lm dpo: it makes --epochs passes")
+    _start(args)
     cfg = DPOConfig(**_overrides(args, keys))
     if args.batch_size is not None:
         cfg.rankings_per_batch = args.batch_size
@@ -445,9 +519,7 @@ def cmd_expert_iteration(args: argparse.Namespace) -> None:
     keys = ["policy", "reward_model", "rounds", "prompts_per_round", "n", "epochs",
             "batch_size", "lr", "max_new_tokens", "temperature", "num_eval_prompts", "gold",
             "prompts", "seed", "device"]  # fmt: skip
-    _threads(args)
-    if args.steps is not None:
-        raise ConfigError("--steps does not apply to lm expert-iteration: use --rounds, --epochs")
+    _start(args)
     cfg = ExpertIterationConfig(**_overrides(args, keys))
     cfg.validate()
     summary, path = _run_stage(
@@ -466,7 +538,7 @@ def cmd_best_of_n(args: argparse.Namespace) -> None:
 
     keys = ["policy", "reward_model", "n", "num_eval_prompts", "max_new_tokens", "temperature",
             "gold", "prompts", "seed", "device"]  # fmt: skip
-    _threads(args)
+    _start(args)
     cfg = BestOfNConfig(**_overrides(args, keys))
     cfg.validate()
     summary, path = _run_stage(
@@ -505,7 +577,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     from rlhf_from_scratch.lm.demo import DemoConfig, demo
 
-    _threads(args)
+    _start(args)
     cfg = DemoConfig(size=args.size, algo=args.algo, kl_target=args.kl_target,
                      hacking=args.hacking, compare=args.compare, seed=args.seed,
                      device=args.device)  # fmt: skip

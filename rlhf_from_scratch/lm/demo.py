@@ -75,7 +75,7 @@ class DemoConfig:
     kl_target: float | None = None
     hacking: bool = False  # also run beta = 0 (naive RL fine-tuning) beside the KL run
     compare: bool = False  # also DPO, best-of-n and expert iteration (lecture 003)
-    seed: int = 1
+    seed: int = 1  # seeds every stage
     device: str = "auto"
 
 

@@ -96,12 +96,12 @@ class DPOConfig:
     policy: str = ""  # the SFT run directory: the start, and pi_ref (frozen)
     preferences: str = ""  # the `rlhf lm rm` run directory: its store and, for evaluation, its RM
     beta: float = 0.1  # the KL coefficient of the objective DPO solves (Rafailov et al.: 0.1)
-    epochs: int = 2
+    epochs: int = 2  # passes over the training rankings
     rankings_per_batch: int = 8
     lr: float = 3e-5
     held_out: float = 0.15  # the reward model's split when equal to its --held-out
-    max_new_tokens: int = 120
-    num_eval_prompts: int = 48
+    max_new_tokens: int = 120  # most tokens per response at evaluation
+    num_eval_prompts: int = 48  # held-out prompts scored before and after
     eval_every: int = 20
     checkpoint_every: int = 20
     gold: str | None = None  # the gold score to evaluate; None: the reward model's labeler

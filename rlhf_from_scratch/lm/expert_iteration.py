@@ -42,9 +42,9 @@ class ExpertIterationConfig:
     epochs: int = 3  # passes over a round's kept responses
     batch_size: int = 16
     lr: float = 1e-4
-    max_new_tokens: int = 120
-    temperature: float = 1.0
-    num_eval_prompts: int = 48
+    max_new_tokens: int = 120  # most tokens per response
+    temperature: float = 1.0  # sampling temperature of the n samples
+    num_eval_prompts: int = 48  # held-out prompts scored before and after
     gold: str | None = None  # None: the reward model's labeler
     prompts: str | None = None  # None: the reward model's prompt set
     seed: int = 1

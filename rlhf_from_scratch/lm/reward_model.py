@@ -283,9 +283,9 @@ class RMConfig:
     num_prompts: int = 240  # rankings (one per prompt)
     k: int = 4  # responses per prompt (K); K choose 2 pairs per ranking
     held_out: float = 0.15  # the fraction of rankings kept out of training (accuracy)
-    max_new_tokens: int = 160
+    max_new_tokens: int = 160  # most tokens per sampled response
     temperature: float = 1.0
-    epochs: int = 3
+    epochs: int = 3  # passes over the training rankings
     rankings_per_batch: int = 8
     lr: float = 3e-4
     checkpoint_every: int = 20

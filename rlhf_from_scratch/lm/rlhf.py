@@ -74,21 +74,22 @@ class RLHFConfig:
     reward_model: str = ""  # the `rlhf lm rm` run directory
     ai_judge: str = ""  # direct RLAIF instead: this GPT's AI-labeler score is the reward
     algo: str = "ppo"
-    updates: int = 20
-    prompts_per_update: int = 8
+    updates: int = 20  # rounds of sample, score, optimise
+    prompts_per_update: int = 8  # prompts sampled per update
     samples_per_prompt: int = 4  # K (RLOO's leave-one-out groups)
-    max_new_tokens: int = 120
-    temperature: float = 1.0
+    max_new_tokens: int = 120  # most tokens per response
+    temperature: float = 1.0  # sampling temperature of the rollouts
     kl_coef: float = 0.05  # beta (the initial beta when adaptive)
     kl_target: float | None = None  # nats per response; None = a fixed beta
-    kl_horizon: int = 10000
+    kl_horizon: int = 10000  # adaptive beta: times 1 + e x n / horizon per update (e: the KL
+    # error, within +-0.2; n: responses)
     no_eos_penalty: float | None = -1.0
     ptx_coef: float = 0.0  # PPO-ptx gamma (0 = off)
     ptx_batch: int = 4
     lr: float | None = None
-    num_prompts: int = 2000
+    num_prompts: int = 2000  # training prompts generated
     prompts_file: str | None = None
-    num_eval_prompts: int = 48
+    num_eval_prompts: int = 48  # held-out prompts scored at each evaluation
     eval_every: int = 5
     checkpoint_every: int = 5
     gold: str | None = None  # the gold score to evaluate; None: the reward model's labeler

@@ -39,7 +39,7 @@ from rlhf_from_scratch.utils.seeding import set_seed
 class SFTConfig:
     init: str = ""  # the pretraining run directory (or a checkpoint file) to start from
     tokenizer: str | None = None  # if given, must be the checkpoint's
-    num_demos: int = 20000
+    num_demos: int = 20000  # demonstrations generated to fine-tune on
     corpus_seed: int = 1  # the demonstrations are another sample than the pretraining text
     steps: int = 300
     batch_size: int = 16
@@ -50,7 +50,7 @@ class SFTConfig:
     grad_clip: float = 1.0
     eval_every: int = 100
     checkpoint_every: int = 100
-    num_eval_prompts: int = 64
+    num_eval_prompts: int = 64  # held-out prompts scored before and after
     seed: int = 1
     device: str = "auto"
 

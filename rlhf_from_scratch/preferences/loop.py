@@ -50,12 +50,13 @@ class PreferenceConfig:
     preference_store: str | None = None  # a SQLite file (None: RUN_DIR/preferences.sqlite)
     rm_members: int = 3  # reward models in the ensemble, each on a bootstrap resample
     rm_epochs: int = 8  # passes over the labels at each refit
-    rm_lr: float = 3e-4
+    rm_lr: float = 3e-4  # Adam step size of the reward models
     rm_weight_decay: float = 1e-4  # L2 on the reward models' weights (the start, when adapted)
     rm_adaptive_l2: bool = False  # the paper's L2 rule: after each refit L2 is doubled while
     # the held-out loss is over 1.5x the training loss, halved while under 1.1x (refits by epochs
     # only; reward_model.adapt_l2)
-    rm_dropout: float = 0.0
+    rm_dropout: float = 0.0  # dropout on the reward models' hidden layers
+
     # r_hat normalised to this std on recent clips
     rm_target_std: float = 1.0
     # an alive bonus added to r_hat, for envs whose episodes end early (see reward_model)

@@ -11,8 +11,10 @@ from dataclasses import MISSING, fields
 
 def field_notes(cls) -> dict[str, str]:
     """What the comments in a dataclass's source say of each field: the comment on the field's
-    line with the comment lines that follow it, or else the comment lines just above it (so a
-    comment above a field must not follow a field that has a comment of its own)."""
+    line with the comment lines that follow it, or else the comment lines just above it. So a
+    comment above a field that follows a field with a comment of its own needs a blank line
+    before it, or it is read as the end of that comment (tests/utils/test_config_help.py
+    finds a field left with no text that way)."""
     names = {f.name for f in fields(cls)}
     notes: dict[str, str] = {}
     above: list[str] = []

@@ -18,7 +18,7 @@ def test_help_gives_what_a_flag_does_and_no_single_algorithms_default_for_a_shar
     # --ent-coef is 0.01 in A2C's dataclass and 0.0 in PPO's MuJoCo preset: no one number is right
     assert "--ent-coef ENT_COEF trpo: an entropy bonus in the surrogate" in text
     assert "ppo: c2; default: per algorithm and env (--show-config prints it)" in text
-    assert "--seed SEED default: 1 " in text  # the same for every run
+    assert "--seed SEED seeds the networks, the envs and the sampling; default: 1 " in text
     assert "--labels LABELS the total label budget; default: 700" in text
     assert "67% of RL" in text  # a % in a comment survives argparse's formatting
 

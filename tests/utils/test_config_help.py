@@ -1,6 +1,7 @@
 """Flag help taken from the dataclasses the flags set (utils.config_help)."""
 
 import argparse
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -86,9 +87,14 @@ def test_the_lm_commands_help_gives_the_config_defaults(capsys):
         main(["lm", "rlhf", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"--kl-coef KL_COEF beta (initial when adaptive); default: {RLHFConfig.kl_coef}" in text
-    assert f"--updates UPDATES default: {RLHFConfig.updates}" in text
+    assert (
+        f"--updates UPDATES rounds of sample, score, optimise; default: {RLHFConfig.updates}"
+        in text
+    )
     # --steps sets `updates` (cmd_rlhf): the help says so, with that field's default
-    assert f"--steps STEPS sets updates; default: {RLHFConfig.updates}" in text
+    assert (
+        f"--steps STEPS the same as --updates (sets updates); default: {RLHFConfig.updates}" in text
+    )
 
 
 def test_a_flag_may_describe_a_field_of_another_name():
@@ -103,3 +109,26 @@ def test_a_flag_may_describe_a_field_of_another_name():
         _help_of(parser)["batch_size"]
         == "rankings in a batch (sets rankings_per_batch); default: 8"
     )
+
+
+def _flags(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """(command path, flag, help) of every flag of `parser` and of its subcommands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _flags(sub, (*path, name))
+        elif action.option_strings and action.dest != "help":
+            yield " ".join(path), action.option_strings[-1], action.help or ""
+
+
+def test_every_flag_says_what_it_does():
+    # a default alone (or "sets FIELD") says nothing of what the flag is for; a comment put
+    # above a field that follows a commented field also ends here, as the field's help is empty
+    from rlhf_from_scratch.cli import build_parser
+
+    silent = []
+    for command, flag, text in _flags(build_parser()):
+        said = re.sub(r"(^|; )default: .*$|\(sets \w+\)|^sets \w+", "", text).strip(" ;")
+        if not said:
+            silent.append(f"{command} {flag}")
+    assert not silent, f"flags with no help text: {', '.join(silent)}"
