@@ -150,7 +150,7 @@ def add_commands(commands) -> None:
     plot.add_argument(
         "--metric",
         default="episodic_return",
-        help="a column of metrics.jsonl, e.g. true_return; default: episodic_return",
+        help="a column of metrics.jsonl, e.g. rm_val_accuracy; default: episodic_return",
     )
     plot.add_argument(
         "--out", default="learning_curves.png", help="the PNG; default: learning_curves.png"

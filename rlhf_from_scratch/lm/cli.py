@@ -23,7 +23,7 @@ from rlhf_from_scratch.utils.errors import ConfigError
 
 # what the shared training flags do (a command may word one its own way)
 COMMON_HELP = {
-    "seed": "seeds the weights, sampling and data order",
+    "seed": "seeds the random draws: new weights, sampling, data order",
     "steps": "optimizer steps",
     "batch_size": "sequences per optimizer step",
     "lr": "learning rate",

@@ -81,8 +81,8 @@ class RLHFConfig:
     temperature: float = 1.0  # sampling temperature of the rollouts
     kl_coef: float = 0.05  # beta (the initial beta when adaptive)
     kl_target: float | None = None  # nats per response; None = a fixed beta
-    kl_horizon: int = 10000  # adaptive beta: times 1 + e x n / horizon per update (e: the KL
-    # error, within +-0.2; n: responses)
+    kl_horizon: int = 10000  # adaptive beta: times 1 + e x n / horizon per update (e = KL /
+    # target - 1, clipped to +-0.2; n: responses in the update)
     no_eos_penalty: float | None = -1.0
     ptx_coef: float = 0.0  # PPO-ptx gamma (0 = off)
     ptx_batch: int = 4
