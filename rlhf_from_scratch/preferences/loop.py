@@ -83,6 +83,13 @@ class PreferenceConfig:
     # (the code before 2026-11-25): the raw sample, so a policy could raise r_hat by pushing its
     # mean past the bounds, where the env sees no difference (benchmarks/preferences/hopper)
 
+    # a control, not a method: the learner gets the true reward, normalised as r_hat is (to
+    # rm_target_std and rm_target_mean over the pool's clips at each refit), while labels are
+    # still asked and the ensemble fitted and scored as usual. What a perfect reward model would
+    # give: the part of a gap to true-reward RL that better labels cannot close
+    # (benchmarks/preferences/oracle)
+    oracle_reward: bool = False
+
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
         check(
@@ -102,6 +109,12 @@ class PreferenceConfig:
             "adjusts L2 after each refit by epochs, and --rm-labels-per-step "
             f"{self.rm_labels_per_step} trains the reward model a little at every update instead: "
             "set --rm-labels-per-step 0 or add --no-rm-adaptive-l2",
+        )
+        check(
+            not (self.oracle_reward and (self.absorbing or self.rm_uncertainty_penalty)),
+            "--oracle-reward gives the learner the true reward with r_hat's scale and alive bonus: "
+            "--absorbing (a bonus the labels decide) and --rm-uncertainty-penalty (the members' "
+            "disagreement) have nothing to act on there; drop them or --oracle-reward",
         )
         self.reward_model().validate()
 
@@ -168,6 +181,8 @@ class PreferenceLearner:
         self.fit_metrics: dict[str, float] = {}
         self.labelled: list = []  # the store's clip comparisons, read once each
         self.recent: list[dict] = []  # rollouts shorter than a clip, waiting to be joined
+        # oracle_reward: the true reward's mean and std over the pool's clips at the last refit
+        self.oracle_scale: tuple[float, float] = (0.0, 1.0)
 
     @property
     def labels_used(self) -> int:
@@ -248,6 +263,7 @@ class PreferenceLearner:
             return {}
         self.fit_metrics = self.ensemble.fit(self.labelled, self.pool.segments)
         self.fitted, self.labels_fitted = True, len(self.labelled)
+        self.measure_oracle_scale()
         return self.fit_metrics
 
     def train_some(self, steps: int) -> dict[str, float]:
@@ -263,7 +279,16 @@ class PreferenceLearner:
         )
         self.fit_metrics.update(metrics)
         self.labels_fitted = len(self.labelled)
+        self.measure_oracle_scale()
         return self.fit_metrics
+
+    def measure_oracle_scale(self) -> None:
+        """oracle_reward: the true reward's mean and std over the pool's clips (their steps in
+        the episode), taken when the reward model is normalised, so the two change together."""
+        if not self.config.oracle_reward or not self.pool.segments:
+            return
+        true = np.concatenate([s.true_rewards[s.alive()] for s in self.pool.segments])
+        self.oracle_scale = (float(true.mean()), float(true.std()) + 1e-8)
 
     def observe(self, rollout, raw_obs: torch.Tensor, step: int) -> dict[str, float]:
         """Clips into the pool, the labels due, a refit if any arrived (or, with
@@ -285,6 +310,7 @@ class PreferenceLearner:
         members = self.ensemble.member_rewards(obs, actions)  # [M, T*N]
         r_hat = self.ensemble.combine(members).view(T, N) * rollout.mask
         real = rollout.mask.flatten() > 0
+        # the reward model's own, also when oracle_reward sets the learner's reward below
         metrics = {
             "rm_true_corr": pearson(r_hat.flatten()[real], rollout.true_rewards.flatten()[real]),
             "rm_disagreement": members.std(0)[real].mean().item() if len(members) > 1 else 0.0,
@@ -292,6 +318,11 @@ class PreferenceLearner:
             # ~0 when normalised to mean 0; with --absorbing, the learned alive bonus per step
             "rm_reward_mean": r_hat.flatten()[real].mean().item(),
         }
+        if self.config.oracle_reward:
+            mean, std = self.oracle_scale
+            c = self.config
+            standard = (rollout.true_rewards.to(r_hat) - mean) / std
+            r_hat = (standard * c.rm_target_std + c.rm_target_mean) * rollout.mask
         return r_hat, metrics
 
     def state_dict(self) -> dict:
@@ -311,6 +342,7 @@ class PreferenceLearner:
             "rm_optimizers": self.ensemble.optimizer_states(),
             "rm_fits": self.ensemble.fits,
             "rm_weight_decay": self.ensemble.weight_decay,
+            "oracle_scale": self.oracle_scale,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -326,6 +358,7 @@ class PreferenceLearner:
         self.recent = state.get("recent", [])
         self.batch_credit = state.get("batch_credit", 0.0)
         self.ensemble.weight_decay = state.get("rm_weight_decay", self.ensemble.weight_decay)
+        self.oracle_scale = tuple(state.get("oracle_scale", self.oracle_scale))
         if "rm_optimizers" in state:
             self.ensemble.load_optimizer_states(state["rm_optimizers"])
             self.ensemble.fits = state["rm_fits"]

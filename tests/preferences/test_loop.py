@@ -267,6 +267,37 @@ def test_the_learner_gets_the_penalised_r_hat(tmp_path, monkeypatch):
     )
 
 
+def test_the_oracle_control_gives_the_true_reward_at_r_hats_scale(tmp_path):
+    """--oracle-reward: the learner's reward is the true reward standardised over the pool's
+    clips at the last refit, times rm_target_std, plus rm_target_mean; the logged rm_true_corr
+    is still the reward model's."""
+    config = PreferenceConfig(labels=10, oracle_reward=True, rm_target_std=0.1, rm_target_mean=0.6)
+    learner = continuous_learner(tmp_path, config, 2, 1, segment_length=5)
+    T, N = 20, 2
+    rng = torch.Generator().manual_seed(0)
+    obs, actions = torch.randn(T, N, 2, generator=rng), torch.randn(T, N, 1, generator=rng)
+    true = 3.0 + 2.0 * obs[..., 0] + 0.5 * torch.randn(T, N, generator=rng)
+    zeros = torch.zeros(T, N)
+    rollout = SimpleNamespace(
+        actions=actions, true_rewards=true, mask=torch.ones(T, N), terminated=zeros, truncated=zeros
+    )
+    learner.add_clips(rollout, obs)
+    assert learner.label_due(1000) > 0
+    learner.refit()
+    pooled = np.concatenate([s.true_rewards for s in learner.pool.segments])
+    given, metrics = learner.rewards(rollout, obs)
+    want = (true.double() - pooled.mean()) / pooled.std() * 0.1 + 0.6
+    torch.testing.assert_close(given.double(), want, rtol=1e-5, atol=1e-6)
+    # on the pool's own steps: exactly r_hat's scale
+    on_pool = (pooled - pooled.mean()) / pooled.std() * 0.1 + 0.6
+    assert abs(on_pool.mean() - 0.6) < 1e-9 and abs(on_pool.std() - 0.1) < 1e-9
+    model = learner.ensemble.reward(obs.flatten(0, 1), actions.flatten(0, 1))
+    assert metrics["rm_true_corr"] == pytest.approx(
+        float(np.corrcoef(model.numpy(), true.flatten().numpy())[0, 1]), abs=1e-5
+    )
+    assert metrics["rm_true_corr"] < 0.999  # the model's correlation, not the oracle's 1
+
+
 def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
     config = pendulum_ppo(total_steps=1600, labels=40, checkpoint_every=1)
 
@@ -303,6 +334,7 @@ def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
         ("ppo", 200, 12, dict(normalize_reward=True, scale_returns=True)),
         ("ppo", 200, 12, dict(rm_labels_per_step=0.3, rm_buffer=8, rm_val_every=3)),
         ("ppo", 200, 12, dict(rm_adaptive_l2=True)),  # the L2 coefficient reached so far
+        ("ppo", 200, 12, dict(oracle_reward=True)),  # the true reward's scale at the last refit
     ],
 )
 def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(
@@ -386,6 +418,10 @@ def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
             "set --rm-labels-per-step 0 or add --no-rm-adaptive-l2",
         ),
         (dict(reward="preferences", rm_weight_decay=-1e-4), "weight decay must be >= 0"),
+        (
+            dict(reward="preferences", oracle_reward=True, rm_uncertainty_penalty=1.0),
+            "drop them or --oracle-reward",
+        ),
         (dict(reward="preferences", rm_epochs=0), "epochs .passes over the labels per refit. must"),
     ],
 )
