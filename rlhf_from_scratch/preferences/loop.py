@@ -20,6 +20,10 @@ where the labeler can see it. Evaluation still runs on the unmodified env. Two a
 termination: an alive bonus added to r_hat (the default on Hopper and Walker2d, where it beat
 fixed-length episodes by far: envs/defaults.py PREFERENCE_TUNED), or clips that run past the
 end so that the labels decide the bonus (`absorbing`, see reward_model).
+
+A control, `oracle_reward`, gives the learner the true reward through the same normalisation as
+r_hat, so that a gap to true-reward RL splits into what the reward model's error costs and what
+the rest of this loop costs (benchmarks/preferences/oracle).
 """
 
 from __future__ import annotations
