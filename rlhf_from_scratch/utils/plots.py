@@ -80,6 +80,8 @@ def _label(config: dict) -> str:
     if config.get("reward") == "preferences":
         prefs = config.get("preference_config", {})
         label += f", {prefs.get('labels', 700)} labels ({prefs.get('query', 'random')})"
+        if prefs.get("oracle_reward"):  # a control: the learner saw the true reward
+            label += ", oracle reward"
     elif config.get("reward", "env") == "env":  # runs older than the field: env reward
         label += ", true reward"
     return label

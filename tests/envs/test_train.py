@@ -441,6 +441,12 @@ def test_plot_names_the_settings_that_tell_two_configs_apart(tmp_path):
         "ppo Hopper-v5, 700 labels (random), lr=0.0001, rm_target_mean=3.0",
         "ppo Hopper-v5, 700 labels (random), lr=0.0003, rm_target_mean=6.0",
     }
+    # the oracle control says so in its own name, not as one more setting that differs
+    oracle = [run_dir("e", rm_target_mean=1.0, oracle_reward=True)]
+    assert list(group_runs(dirs[:1] + oracle)) == [
+        "ppo Hopper-v5, 700 labels (random)",
+        "ppo Hopper-v5, 700 labels (random), oracle reward",
+    ]
 
 
 def test_plot_takes_bookkeeping_and_fields_a_run_predates_as_the_same_settings(tmp_path):
