@@ -288,9 +288,18 @@ def test_the_oracle_control_gives_the_true_reward_at_r_hats_scale(tmp_path):
     given, metrics = learner.rewards(rollout, obs)
     want = (true.double() - pooled.mean()) / pooled.std() * 0.1 + 0.6
     torch.testing.assert_close(given.double(), want, rtol=1e-5, atol=1e-6)
-    # on the pool's own steps: exactly r_hat's scale
-    on_pool = (pooled - pooled.mean()) / pooled.std() * 0.1 + 0.6
-    assert abs(on_pool.mean() - 0.6) < 1e-9 and abs(on_pool.std() - 0.1) < 1e-9
+    # given the pool's own steps, the learner's reward has exactly r_hat's mean and std
+    steps = torch.as_tensor(pooled, dtype=torch.float32)[:, None]
+    ones, none = torch.ones_like(steps), torch.zeros_like(steps)
+    on_pool, _ = learner.rewards(
+        SimpleNamespace(
+            actions=torch.zeros(len(steps), 1, 1), true_rewards=steps, mask=ones,
+            terminated=none, truncated=none,
+        ),
+        torch.zeros(len(steps), 1, 2),
+    )  # fmt: skip
+    assert on_pool.mean().item() == pytest.approx(0.6, abs=1e-5)
+    assert on_pool.std(correction=0).item() == pytest.approx(0.1, abs=1e-5)
     model = learner.ensemble.reward(obs.flatten(0, 1), actions.flatten(0, 1))
     assert metrics["rm_true_corr"] == pytest.approx(
         float(np.corrcoef(model.numpy(), true.flatten().numpy())[0, 1]), abs=1e-5
