@@ -93,6 +93,11 @@ class PreferenceConfig:
     # give: the part of a gap to true-reward RL that better labels cannot close
     # (benchmarks/preferences/oracle)
     oracle_reward: bool = False
+    # with oracle_reward: standardise the true reward by this fixed mean and std for the whole
+    # run, instead of by the pool's at each refit, so the learner's reward is one affine map of
+    # the true reward (a control for what the moving standardisation costs)
+    oracle_mean: float | None = None
+    oracle_std: float | None = None
 
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
@@ -120,6 +125,14 @@ class PreferenceConfig:
             "--absorbing (a bonus the labels decide) and --rm-uncertainty-penalty (the members' "
             "disagreement) have nothing to act on there; drop them or --oracle-reward",
         )
+        fixed = (self.oracle_mean is not None, self.oracle_std is not None)
+        if any(fixed):
+            check(
+                all(fixed) and self.oracle_reward,
+                "--oracle-mean and --oracle-std fix the oracle's standardisation: give both, "
+                "with --oracle-reward",
+            )
+            check(self.oracle_std > 0, f"--oracle-std must be > 0, got {self.oracle_std}")
         self.reward_model().validate()
 
     def reward_model(self) -> RewardModelConfig:
@@ -288,8 +301,13 @@ class PreferenceLearner:
 
     def measure_oracle_scale(self) -> None:
         """oracle_reward: the true reward's mean and std over the pool's clips (their steps in
-        the episode), taken when the reward model is normalised, so the two change together."""
-        if not self.config.oracle_reward or not self.pool.segments:
+        the episode), taken when the reward model is normalised, so the two change together;
+        or the fixed oracle_mean and oracle_std."""
+        c = self.config
+        if c.oracle_mean is not None:  # fixed for the whole run
+            self.oracle_scale = (c.oracle_mean, c.oracle_std)
+            return
+        if not c.oracle_reward or not self.pool.segments:
             return
         true = np.concatenate([s.true_rewards[s.alive()] for s in self.pool.segments])
         self.oracle_scale = (float(true.mean()), float(true.std()) + 1e-8)

@@ -307,6 +307,31 @@ def test_the_oracle_control_gives_the_true_reward_at_r_hats_scale(tmp_path):
     assert metrics["rm_true_corr"] < 0.999  # the model's correlation, not the oracle's 1
 
 
+def test_a_fixed_oracle_scale_holds_through_refits(tmp_path):
+    """--oracle-mean and --oracle-std: the learner's reward is one affine map of the true reward
+    for the whole run, whatever the pool holds at each refit."""
+    config = PreferenceConfig(
+        labels=20, oracle_reward=True, rm_target_std=0.1, rm_target_mean=0.6,
+        oracle_mean=4.5, oracle_std=1.3,
+    )  # fmt: skip
+    learner = continuous_learner(tmp_path, config, 2, 1, segment_length=5)
+    T, N = 20, 2
+    rng = torch.Generator().manual_seed(0)
+    zeros = torch.zeros(T, N)
+    for step, shift in ((0, 0.0), (1000, 10.0)):  # the second batch moves the pool's mean by 10
+        obs, actions = torch.randn(T, N, 2, generator=rng), torch.randn(T, N, 1, generator=rng)
+        true = shift + 2.0 * obs[..., 0]
+        rollout = SimpleNamespace(
+            actions=actions, true_rewards=true, mask=torch.ones(T, N), terminated=zeros,
+            truncated=zeros,
+        )  # fmt: skip
+        learner.add_clips(rollout, obs)
+        assert learner.label_due(step) > 0
+        learner.refit()
+        given, _ = learner.rewards(rollout, obs)
+        torch.testing.assert_close(given, (true - 4.5) / 1.3 * 0.1 + 0.6)
+
+
 def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
     config = pendulum_ppo(total_steps=1600, labels=40, checkpoint_every=1)
 
@@ -430,6 +455,15 @@ def test_the_checkpoint_keeps_the_newest_clips_that_fit(monkeypatch):
         (
             dict(reward="preferences", oracle_reward=True, rm_uncertainty_penalty=1.0),
             "drop them or --oracle-reward",
+        ),
+        (dict(reward="preferences", oracle_mean=4.5, oracle_std=1.3), "with --oracle-reward"),
+        (
+            dict(reward="preferences", oracle_reward=True, oracle_mean=4.5),
+            "give both, with --oracle-reward",
+        ),
+        (
+            dict(reward="preferences", oracle_reward=True, oracle_mean=4.5, oracle_std=0.0),
+            "--oracle-std must be > 0, got 0.0",
         ),
         (dict(reward="preferences", rm_epochs=0), "epochs .passes over the labels per refit. must"),
     ],
