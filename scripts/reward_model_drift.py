@@ -6,8 +6,9 @@ For each run (its newest checkpoint and its preference store), a markdown row: t
 pairs split by the order they were labelled into quarters, and for each quarter the ensemble's
 accuracy and the correlation of r_hat with the true reward per step on that quarter's clips;
 then the same two on the pool of newest clips (random pairs from it, labelled by which clip has
-the larger true return, as the deterministic oracle would); then the run's final evaluation
-return. The accuracy over all held-out pairs (`rm_val_accuracy`) is mostly the early, easy
+the larger true return, as the deterministic oracle would); then what the learner's reward adds
+per step beyond the true reward, in the true reward's units, on the pool's steps (below); then
+the run's final evaluation return. The accuracy over all held-out pairs (`rm_val_accuracy`) is mostly the early, easy
 pairs; a model that ranks the first quarter well and the pool badly no longer tracks what the
 policy does now. Runs made since `rm_val_accuracy_recent` is logged show the newest quarter at
 every update; this reads runs made before, from their checkpoints. The true reward is read only
@@ -20,6 +21,7 @@ import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -37,6 +39,31 @@ def step_correlation(ensemble, clips) -> float:
     actions = torch.as_tensor(np.concatenate([c.actions[k] for c, k in zip(clips, keep)]))
     true = torch.as_tensor(np.concatenate([c.true_rewards[k] for c, k in zip(clips, keep)]))
     return pearson(ensemble.reward(obs, actions), true)
+
+
+def learner_bonus(learner, clips) -> float:
+    """What the learner's reward pays per step beyond the true reward, in true-reward units:
+    fit the reward the learner is given (r_hat, or the oracle's map with --oracle-reward) as
+    beta r + alpha over the clips' steps; the reward is then beta (r + alpha / beta), so
+    alpha / beta is paid for every step alive, an alive bonus on top of the env's own.
+
+    For the oracle it is exact: r' = t (r - m) / s + b gives alpha / beta = b s / t - m (6 s - m
+    with Walker2d's t = 0.1, b = 0.6). For a reward model whose r_hat correlates rho with r it is
+    b s / (t rho) - m: the part of r_hat's fixed std that does not track r shrinks beta, so the
+    same b buys more survival relative to progress."""
+    keep = [c.alive() for c in clips]
+    obs = torch.as_tensor(np.concatenate([c.obs[k] for c, k in zip(clips, keep)]))[:, None]
+    actions = torch.as_tensor(np.concatenate([c.actions[k] for c, k in zip(clips, keep)]))
+    true = torch.as_tensor(np.concatenate([c.true_rewards[k] for c, k in zip(clips, keep)]))
+    true = true.float()[:, None]
+    ones, zeros = torch.ones_like(true), torch.zeros_like(true)
+    steps = SimpleNamespace(
+        actions=actions.float()[:, None], true_rewards=true, mask=ones, terminated=zeros,
+        truncated=zeros,
+    )  # fmt: skip
+    given, _ = learner.rewards(steps, obs.float())
+    beta, alpha = np.polyfit(true.flatten().double().numpy(), given.flatten().double().numpy(), 1)
+    return float(alpha / beta)
 
 
 def oracle_pairs(clips, n: int, rng) -> list:
@@ -127,6 +154,7 @@ def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
     pairs = oracle_pairs(pool, pool_pairs, np.random.default_rng(seed))
     row["acc_pool"] = ensemble.evaluate(pairs)["rm_val_accuracy"]
     row["corr_pool"] = step_correlation(ensemble, pool)
+    row["bonus_pool"] = learner_bonus(learner, pool)
     return row
 
 
@@ -136,12 +164,16 @@ def main() -> None:
     parser.add_argument("--pool-pairs", type=int, default=2000, help="pairs drawn from the pool")
     args = parser.parse_args()
     quarters = " | ".join(f"q{q} acc / corr" for q in range(1, 5))
-    print(f"| run | step | labels | held-out {quarters} | pool acc / corr | eval return |")
-    print("|---|---|---|" + "---|" * 6)
+    print(
+        f"| run | step | labels | held-out {quarters} | pool acc / corr "
+        "| pool: extra reward per step alive (true units) | eval return |"
+    )
+    print("|---|---|---|" + "---|" * 7)
     for run_dir in args.runs:
         r = drift(run_dir, args.pool_pairs)
         cells = [f"{r[f'acc_{k}']:.3f} / {r[f'corr_{k}']:.2f}" for k in ("q1", "q2", "q3", "q4")]
         cells.append(f"{r['acc_pool']:.3f} / {r['corr_pool']:.2f}")
+        cells.append(f"{r['bonus_pool']:+.2f}")
         cells.append("-" if r["eval_return"] is None else f"{r['eval_return']:.0f}")
         print(f"| {r['run']} | {r['step']} | {r['labels']} | " + " | ".join(cells) + " |")
 

@@ -38,9 +38,23 @@ def test_rows_are_printed_as_a_markdown_table(tmp_path, capsys, monkeypatch):
     row = {"run": "r", "step": 1, "labels": 2, "eval_return": 3001.4}
     row.update({f"acc_{k}": 0.5 for k in ("q1", "q2", "q3", "q4", "pool")})
     row.update({f"corr_{k}": np.nan for k in ("q1", "q2", "q3", "q4", "pool")})
+    row["bonus_pool"] = 2.345
     monkeypatch.setattr(reward_model_drift, "drift", lambda run_dir, pool_pairs: row)
     monkeypatch.setattr("sys.argv", ["reward_model_drift.py", str(tmp_path)])
     reward_model_drift.main()
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and lines[2].startswith("| r | 1 | 2 | 0.500 / nan |")
-    assert lines[2].endswith("| 0.500 / nan | 3001 |")
+    assert lines[2].endswith("| 0.500 / nan | +2.35 | 3001 |")
+
+
+def test_the_learners_bonus_in_true_units_is_read_back(tmp_path):
+    """An oracle run with a fixed map r' = (r - m) / s x t + b pays b s / t - m per step beyond
+    the true reward: here (r + 5) / 2 x 0.5 = 0.25 (r + 5), so 5 (b is 0: Pendulum's episodes all
+    run to the time limit, where a bonus is refused)."""
+    config = default_config(
+        "ppo", "Pendulum-v1", reward="preferences", labels=20, num_envs=1, n_steps=200, seed=0,
+        eval_episodes=0, total_steps=600, oracle_reward=True, oracle_mean=-5.0, oracle_std=2.0,
+        rm_target_std=0.5,
+    )  # fmt: skip
+    train(config, tmp_path)
+    assert reward_model_drift.drift(tmp_path, pool_pairs=20)["bonus_pool"] == pytest.approx(5.0)
