@@ -7,12 +7,12 @@ pairs split by the order they were labelled into quarters, and for each quarter 
 accuracy and the correlation of r_hat with the true reward per step on that quarter's clips;
 then the same two on the pool of newest clips (random pairs from it, labelled by which clip has
 the larger true return, as the deterministic oracle would); then what the learner's reward adds
-per step beyond the true reward, in the true reward's units, on the pool's steps (below); then
-the run's final evaluation return. The accuracy over all held-out pairs (`rm_val_accuracy`) is mostly the early, easy
-pairs; a model that ranks the first quarter well and the pool badly no longer tracks what the
-policy does now. Runs made since `rm_val_accuracy_recent` is logged show the newest quarter at
-every update; this reads runs made before, from their checkpoints. The true reward is read only
-to measure, as in training.
+per step beyond the true reward, in the true reward's units, on the pool's steps
+(`learner_bonus`); then the run's final evaluation return. The accuracy over all held-out pairs
+(`rm_val_accuracy`) is mostly the early, easy pairs; a model that ranks the first quarter well
+and the pool badly no longer tracks what the policy does now. Runs made since
+`rm_val_accuracy_recent` is logged show the newest quarter at every update; this reads runs made
+before, from their checkpoints. The true reward is read only to measure, as in training.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def learner_bonus(learner, clips) -> float:
 
     For the oracle it is exact: r' = t (r - m) / s + b gives alpha / beta = b s / t - m (6 s - m
     with Walker2d's t = 0.1, b = 0.6). For a reward model whose r_hat correlates rho with r it is
-    b s / (t rho) - m: the part of r_hat's fixed std that does not track r shrinks beta, so the
+    about b s / (t rho) - m (about: the members' mean has a std a little under t): the part of r_hat's fixed std that does not track r shrinks beta, so the
     same b buys more survival relative to progress."""
     keep = [c.alive() for c in clips]
     obs = torch.as_tensor(np.concatenate([c.obs[k] for c, k in zip(clips, keep)]))[:, None]
