@@ -97,7 +97,7 @@ class PreferenceConfig:
     # run, instead of by the pool's at each refit, so the learner's reward is one affine map of
     # the true reward (a control for what the moving standardisation costs)
     oracle_mean: float | None = None
-    oracle_std: float | None = None
+    oracle_std: float | None = None  # with oracle_mean: the fixed std the true reward is divided by
 
     def validate(self) -> None:
         check(self.labels > 0, f"the label budget must be > 0, got {self.labels}")
