@@ -32,12 +32,18 @@ from rlhf_from_scratch.preferences.loop import pearson
 from rlhf_from_scratch.utils.errors import ConfigError
 
 
-def step_correlation(ensemble, clips) -> float:
-    """corr(r_hat, r) over the steps of the clips (the steps before an episode's end)."""
+def clip_steps(clips) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(obs, actions, true rewards) of the clips' steps before an episode's end, stacked."""
     keep = [c.alive() for c in clips]
     obs = torch.as_tensor(np.concatenate([c.obs[k] for c, k in zip(clips, keep)]))
     actions = torch.as_tensor(np.concatenate([c.actions[k] for c, k in zip(clips, keep)]))
     true = torch.as_tensor(np.concatenate([c.true_rewards[k] for c, k in zip(clips, keep)]))
+    return obs, actions, true
+
+
+def step_correlation(ensemble, clips) -> float:
+    """corr(r_hat, r) over the steps of the clips (the steps before an episode's end)."""
+    obs, actions, true = clip_steps(clips)
     return pearson(ensemble.reward(obs, actions), true)
 
 
@@ -49,19 +55,17 @@ def learner_bonus(learner, clips) -> float:
 
     For the oracle it is exact: r' = t (r - m) / s + b gives alpha / beta = b s / t - m (6 s - m
     with Walker2d's t = 0.1, b = 0.6). For a reward model whose r_hat correlates rho with r it is
-    about b s / (t rho) - m (about: the members' mean has a std a little under t): the part of r_hat's fixed std that does not track r shrinks beta, so the
-    same b buys more survival relative to progress."""
-    keep = [c.alive() for c in clips]
-    obs = torch.as_tensor(np.concatenate([c.obs[k] for c, k in zip(clips, keep)]))[:, None]
-    actions = torch.as_tensor(np.concatenate([c.actions[k] for c, k in zip(clips, keep)]))
-    true = torch.as_tensor(np.concatenate([c.true_rewards[k] for c, k in zip(clips, keep)]))
-    true = true.float()[:, None]
+    about b s / (t rho) - m (about: the members' mean has a std a little under t): the part of
+    r_hat's fixed std that does not track r shrinks beta, so the same b buys more survival
+    relative to progress."""
+    obs, actions, true = clip_steps(clips)
+    true = true.float()[:, None]  # one env: [T, 1]
     ones, zeros = torch.ones_like(true), torch.zeros_like(true)
     steps = SimpleNamespace(
         actions=actions.float()[:, None], true_rewards=true, mask=ones, terminated=zeros,
         truncated=zeros,
     )  # fmt: skip
-    given, _ = learner.rewards(steps, obs.float())
+    given, _ = learner.rewards(steps, obs.float()[:, None])
     beta, alpha = np.polyfit(true.flatten().double().numpy(), given.flatten().double().numpy(), 1)
     return float(alpha / beta)
 
