@@ -199,7 +199,9 @@ class PreferenceLearner:
         self.labelled: list = []  # the store's clip comparisons, read once each
         self.recent: list[dict] = []  # rollouts shorter than a clip, waiting to be joined
         # oracle_reward: the true reward's mean and std over the pool's clips at the last refit
+        # (none before the first: the true reward as it is), or the fixed ones from the start
         self.oracle_scale: tuple[float, float] = (0.0, 1.0)
+        self.measure_oracle_scale()
 
     @property
     def labels_used(self) -> int:

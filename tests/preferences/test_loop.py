@@ -309,7 +309,8 @@ def test_the_oracle_control_gives_the_true_reward_at_r_hats_scale(tmp_path):
 
 def test_a_fixed_oracle_scale_holds_through_refits(tmp_path):
     """--oracle-mean and --oracle-std: the learner's reward is one affine map of the true reward
-    for the whole run, whatever the pool holds at each refit."""
+    for the whole run, before the first label (Walker2d's first clips come after thousands of
+    steps) and whatever the pool holds at each refit."""
     config = PreferenceConfig(
         labels=20, oracle_reward=True, rm_target_std=0.1, rm_target_mean=0.6,
         oracle_mean=4.5, oracle_std=1.3,
@@ -325,6 +326,9 @@ def test_a_fixed_oracle_scale_holds_through_refits(tmp_path):
             actions=actions, true_rewards=true, mask=torch.ones(T, N), terminated=zeros,
             truncated=zeros,
         )  # fmt: skip
+        if step == 0:  # no clip, label or fit yet
+            given, _ = learner.rewards(rollout, obs)
+            torch.testing.assert_close(given, (true - 4.5) / 1.3 * 0.1 + 0.6)
         learner.add_clips(rollout, obs)
         assert learner.label_due(step) > 0
         learner.refit()
