@@ -16,8 +16,11 @@ of the ratio of means (2.5 and 97.5 percentiles, and how often it is >= 1); and 
 eval episode lengths, the policy's entropy in the last metrics row, the mean true return of the
 last 20 training episodes (summary.json `recent_return`, stochastic policy), PPO's approx KL
 per update and clip fraction averaged over the middle of the run (20-80% of its steps: how far
-each update moved the policy), and the reward model's held-out accuracy on the newest quarter
-of the labels where there is one.
+each update moved the policy), the correlation of r_hat with the true reward on the fresh
+rollouts over the same middle of the run (`rm_true_corr`, where the run has a reward model:
+the figure that compares across query methods, since each method picks its own held-out
+pairs), and the reward model's held-out accuracy on the newest quarter of the labels where
+there is one.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def read_run(run_dir: str) -> dict:
         "entropy": entropies[-1] if entropies else None,
         "approx_kl": middle_mean("approx_kl"),  # PPO only
         "clipfrac": middle_mean("clipfrac"),
+        "true_corr": middle_mean("rm_true_corr"),  # preference runs only
         "accuracy_recent": summary.get("rm_val_accuracy_recent"),
         "recent_return": summary.get("recent_return"),  # the last 20 training episodes
     }
@@ -109,8 +113,9 @@ def report(pairs: list[tuple[dict, dict]], figures: dict, names: tuple[str, str]
         f"| entropy at the end ({treat} / {base}) "
         f"| last 20 training episodes ({treat} / {base}) "
         f"| approx KL, clip fraction at 20-80% of the run ({treat} / {base}) "
+        f"| corr(r_hat, r) at 20-80% ({treat} / {base}) "
         f"| newest-quarter accuracy ({treat}) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for b, t in pairs:
         lines.append(
@@ -121,13 +126,14 @@ def report(pairs: list[tuple[dict, dict]], figures: dict, names: tuple[str, str]
             f"| {_cell(t['recent_return'], '.0f')} / {_cell(b['recent_return'], '.0f')} "
             f"| {_cell(t['approx_kl'], '.4f')}, {_cell(t['clipfrac'], '.2f')} "
             f"/ {_cell(b['approx_kl'], '.4f')}, {_cell(b['clipfrac'], '.2f')} "
+            f"| {_cell(t['true_corr'], '.3f')} / {_cell(b['true_corr'], '.3f')} "
             f"| {_cell(t['accuracy_recent'], '.3f')} |"
         )
     f = figures
     lines.append(
         f"| **mean** | **{f['baseline_mean']:.0f} ± {f['baseline_std']:.0f}** "
         f"| **{f['treatment_mean']:.0f} ± {f['treatment_std']:.0f}** "
-        f"| **{100 * f['ratio']:.0f}%** | | | | | |"
+        f"| **{100 * f['ratio']:.0f}%** | | | | | | |"
     )
     lines += [
         "",

@@ -33,7 +33,9 @@ def test_the_bootstrap_resamples_pairs_not_runs():
     assert f["bootstrap_low"] == pytest.approx(1.1) and f["bootstrap_high"] == pytest.approx(1.1)
 
 
-def _run(root: Path, name: str, seed: int, ret: float, entropy: float, finished=True, kl=0.02):
+def _run(
+    root: Path, name: str, seed: int, ret: float, entropy: float, finished=True, kl=0.02, corr=None
+):
     path = root / name
     path.mkdir()
     (path / "config.json").write_text(json.dumps({"seed": seed}))
@@ -43,6 +45,9 @@ def _run(root: Path, name: str, seed: int, ret: float, entropy: float, finished=
         {"step": 8, "entropy": entropy, "approx_kl": kl + 0.01, "clipfrac": 0.3},
         {"step": 10},
     ]
+    if corr is not None:  # a preference run: r_hat against the true reward, 0.1 either side
+        rows[1]["rm_true_corr"], rows[2]["rm_true_corr"] = corr - 0.1, corr + 0.1
+        rows[3]["rm_true_corr"] = -1.0  # the end of the run is not the middle
     (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     if finished:
         summary = {"eval_return_mean": ret, "eval_length_mean": 1000.0, "recent_return": ret / 2}
@@ -52,14 +57,16 @@ def _run(root: Path, name: str, seed: int, ret: float, entropy: float, finished=
 
 def test_a_report_from_run_directories(tmp_path, capsys):
     base = [_run(tmp_path, f"t{s}", s, r, 0.5) for s, r in ((3, 1000.0), (4, 2000.0))]
-    treat = [_run(tmp_path, f"p{s}", s, r, 4.0, kl=0.04) for s, r in ((4, 2500.0), (3, 500.0))]
+    treat = [
+        _run(tmp_path, f"p{s}", s, r, 4.0, kl=0.04, corr=0.8) for s, r in ((4, 2500.0), (3, 500.0))
+    ]
     out = tmp_path / "comparison.md"
     paired_seeds.main(["--baseline", *base, "--treatment", *treat, "--out", str(out)])
     text = capsys.readouterr().out
     assert text == out.read_text()
     # paired by seed, whatever the order given
     row = "| 3 | 1000 | 500 | 50% | 1000 / 1000 | 4.00 / 0.50 | 250 / 500 | 0.0400, 0.20 / "
-    assert row + "0.0200, 0.20 | - |" in text
+    assert row + "0.0200, 0.20 | 0.800 / - | - |" in text
     assert "| 4 | 2000 | 2500 | 125% |" in text
     assert "ratio of the means: 100.0%" in text
     assert "paired difference (preferences - true reward): +0, standard error 500" in text
