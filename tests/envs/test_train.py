@@ -353,11 +353,16 @@ def test_ppo_on_walker2d_reads_the_observation_alone_at_a_tenth_of_the_scale():
     assert walker.preference_config["rm_actions"] is False
     assert walker.preference_config["rm_target_std"] == 0.1
     assert walker.preference_config["rm_target_mean"] == 0.6
+    assert walker.preference_config["query"] == "disagreement"  # since session 41
+    own_query = default_config("ppo", "Walker2d-v5", reward="preferences", query="random")
+    assert own_query.preference_config["query"] == "random"  # a run's own replaces the recipe's
+    assert own_query.preference_config["rm_target_std"] == 0.1  # and keeps the rest of it
     walker_trpo = default_config("trpo", "Walker2d-v5", reward="preferences")
     assert walker_trpo.fixed_length is False
     assert walker_trpo.preference_config["rm_target_mean"] == 6.0
     assert walker_trpo.preference_config.get("rm_actions", True) is True  # r_hat(o, a)
     assert "rm_target_std" not in walker_trpo.preference_config  # the family's std 1
+    assert walker_trpo.preference_config.get("query", "random") == "random"
 
 
 def test_ppo_on_halfcheetah_reads_r_hat_at_a_tenth_of_its_scale_with_the_papers_l2():
