@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> list[tuple[float, int]]:
             raise Stop
 
     try:
-        training.train(config, tempfile.mkdtemp(), on_update=stop)
+        with tempfile.TemporaryDirectory() as run_dir:
+            training.train(config, run_dir, on_update=stop)
     except Stop:
         pass
     finally:  # the replay below uses the real scaler
