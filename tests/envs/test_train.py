@@ -346,17 +346,18 @@ def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus():
     assert default_config("ppo", "Hopper-v5").preference_config == {}  # true reward: none
 
 
-def test_ppo_on_walker2d_reads_the_observation_alone_at_a_tenth_of_the_scale():
+def test_ppo_on_walker2d_reads_the_observation_alone_at_a_hundredth_of_the_scale():
     walker = default_config("ppo", "Walker2d-v5", reward="preferences")
     assert walker.algo_config["ent_coef"] == 0.0
-    # PPO's own entry: r_hat(o) at a tenth of the scale, the bonus still 6 of its std
+    # PPO's own entry: r_hat(o) at a hundredth of the scale (since session 42), the bonus still
+    # 6 of its std
     assert walker.preference_config["rm_actions"] is False
-    assert walker.preference_config["rm_target_std"] == 0.1
-    assert walker.preference_config["rm_target_mean"] == 0.6
+    assert walker.preference_config["rm_target_std"] == 0.01
+    assert walker.preference_config["rm_target_mean"] == 0.06
     assert walker.preference_config["query"] == "disagreement"  # since session 41
     own_query = default_config("ppo", "Walker2d-v5", reward="preferences", query="random")
     assert own_query.preference_config["query"] == "random"  # a run's own replaces the recipe's
-    assert own_query.preference_config["rm_target_std"] == 0.1  # and keeps the rest of it
+    assert own_query.preference_config["rm_target_std"] == 0.01  # and keeps the rest of it
     walker_trpo = default_config("trpo", "Walker2d-v5", reward="preferences")
     assert walker_trpo.fixed_length is False
     assert walker_trpo.preference_config["rm_target_mean"] == 6.0
