@@ -184,7 +184,8 @@ def tuned_settings(algo: str, env_id: str) -> dict:
 #   Since session 42 at a hundredth of the scale (std 0.01, bonus 0.06): the tenth's value loss
 #   (0.8-1.6) still ruled the joint clip. On seeds 9-16, 3968 / 4149 against 3855 / 4072 (+113,
 #   standard error 523; +77, 491: the pre-registered rule took the higher means; the 1400-label
-#   lead is seed 13's alone), 85% / 89% of true-reward PPO (walker2d/disagreement/hundredth).
+#   lead is seed 13's alone), 85% / 89% of true-reward PPO (walker2d/disagreement/hundredth);
+#   on fresh seeds 17-24 115.5% at 700 labels, 98.6% pooled over 9-24 (walker2d/fresh_seeds).
 # - PPO on HalfCheetah (it never terminates: no bonus): r_hat at a tenth of its scale (session 34)
 #   and, since session 36, the paper's adaptive L2 for the reward model: 81.9% / 92.7% of
 #   true-reward PPO at 700 / 1400 labels over twelve seeds, against 73% / 92% without it (leads of
