@@ -173,19 +173,12 @@ def tuned_settings(algo: str, env_id: str) -> dict:
 #   r_hat's std per step. The bonus is a designer's choice: Bradley-Terry cannot see a constant.
 # - PPO on Hopper (recipe (C), since session 29): bonus 9 and an entropy bonus of 0.003; 92% of
 #   true-reward PPO at 700 labels and 101% at 1400 (seeds 36-42; 104% on fresh seeds 43-49).
-# - PPO on Walker2d (since session 34): r_hat of the observation alone (--no-rm-actions) at a
-#   tenth of the scale (std 0.1, bonus 0.6): 89.9% / 106% at 700 / 1400 labels on seeds 1-4, 79% /
-#   99.98% on fresh seeds 5-8 (walker2d/tenth_scale). Unscaled, r_hat's returns (~600) gave value
-#   losses of 144-502 and the joint gradient clip left the policy half the true reward's KL.
-#   Since session 41 it asks about the pairs its members disagree on most (--query disagreement):
-#   on seeds 9-16, 3855 / 4072 at 700 / 1400 labels against 3435 / 3123 with random pairs (+420,
-#   standard error 416; +949, 580), r_hat's correlation with the true reward 0.95 against 0.83
-#   (walker2d/disagreement); 82% / 87% of true-reward PPO.
-#   Since session 42 at a hundredth of the scale (std 0.01, bonus 0.06): the tenth's value loss
-#   (0.8-1.6) still ruled the joint clip. On seeds 9-16, 3968 / 4149 against 3855 / 4072 (+113,
-#   standard error 523; +77, 491: the pre-registered rule took the higher means; the 1400-label
-#   lead is seed 13's alone), 85% / 89% of true-reward PPO (walker2d/disagreement/hundredth);
-#   on fresh seeds 17-24 115.5% at 700 labels, 98.6% pooled over 9-24 (walker2d/fresh_seeds).
+# - PPO on Walker2d: r_hat of the observation alone (--no-rm-actions, session 32), pairs its members
+#   disagree on most (--query disagreement, session 41), at a hundredth of the scale (std 0.01,
+#   bonus 0.06, session 42): at full scale and at a tenth r_hat's value loss (144-502, 0.8-1.6)
+#   ruled PPO's joint gradient clip. Chosen on seeds 1-16; on fresh seeds 17-24, 115.5% / 113.4%
+#   of true-reward PPO at 700 / 1400 labels, 98.6% / 99.7% pooled over 9-24 (walker2d/fresh_seeds;
+#   each step's measurements in walker2d/README.md).
 # - PPO on HalfCheetah (it never terminates: no bonus): r_hat at a tenth of its scale (session 34)
 #   and, since session 36, the paper's adaptive L2 for the reward model: 81.9% / 92.7% of
 #   true-reward PPO at 700 / 1400 labels over twelve seeds, against 73% / 92% without it (leads of
