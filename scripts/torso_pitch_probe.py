@@ -7,7 +7,11 @@ a third of the upright gait's speed. PPO lands in it on some seeds whatever the 
 run's final return alone does not say which gait it found. For each run's newest checkpoint,
 one deterministic episode (as the evaluation plays it): its return, the mean |pitch| of the
 torso (radians; 0 is upright, pi is upside down) and the share of steps with |pitch| > pi/2,
-both after the first `--skip` steps (the start, where every policy is still upright).
+both after the first `--skip` steps (the start, where every policy is still upright). Below the
+table, the runs grouped by gait (on its back: more than half the probed steps past a quarter
+turn), each group's count and mean final return (summary.json `eval_return_mean`, the ten-episode
+evaluation the benchmark tables report), so a within-gait comparison reads from one command per
+recipe.
 
 The pitch is the torso's hinge angle `rooty`, the second entry of the observation of
 HalfCheetah, Hopper and Walker2d (their observations start with qpos[1:], the x position left
@@ -19,6 +23,7 @@ first: `wrap`.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -49,6 +54,22 @@ def flipped_share(pitch: np.ndarray) -> float:
     return float(np.mean(np.abs(pitch) > math.pi / 2))
 
 
+def gait(flipped: float) -> str:
+    """'on its back' when more than half the probed steps were past a quarter turn."""
+    return "on its back" if flipped > 0.5 else "upright"
+
+
+def by_gait(probes: list[dict]) -> dict[str, tuple[int, float | None]]:
+    """Each gait's number of runs and the mean of their final returns (`final_return`, None
+    for a run without summary.json; the mean is None when no run of the gait has one)."""
+    groups: dict[str, tuple[int, float | None]] = {}
+    for name in ("upright", "on its back"):
+        members = [p for p in probes if gait(p["flipped"]) == name]
+        finals = [p["final_return"] for p in members if p["final_return"] is not None]
+        groups[name] = (len(members), float(np.mean(finals)) if finals else None)
+    return groups
+
+
 def probe(run_dir: Path, steps: int = 1000, skip: int = 100, seed: int = 5) -> dict:
     config, state, policy, _ = load_run(run_dir)
     if base_name(config.env) not in ENVS:
@@ -62,12 +83,15 @@ def probe(run_dir: Path, steps: int = 1000, skip: int = 100, seed: int = 5) -> d
     pitch = wrap(obs[skip:, PITCH_INDEX].numpy())
     if len(pitch) == 0:
         raise ConfigError(f"the episode of '{run_dir}' ended within --skip {skip} steps")
+    summary = run_dir / "summary.json"
+    final = json.loads(summary.read_text()).get("eval_return_mean") if summary.exists() else None
     return {
         "run": run_dir.name,
         "length": length,
         "return": total,
         "mean_abs_pitch": float(np.abs(pitch).mean()),
         "flipped": flipped_share(pitch),
+        "final_return": final,
     }
 
 
@@ -81,12 +105,18 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     print("| run | length | return | mean abs pitch (rad) | steps on its back |")
     print("|---|---|---|---|---|")
+    probes = []
     for run in args.runs:
         p = probe(run, args.steps, args.skip, args.seed)
+        probes.append(p)
         print(
             f"| {p['run']} | {p['length']} | {p['return']:.0f} | {p['mean_abs_pitch']:.2f} | "
             f"{p['flipped']:.0%} |"
         )
+    print("\n| gait | runs | mean final return (summary.json) |")
+    print("|---|---|---|")
+    for name, (count, mean) in by_gait(probes).items():
+        print(f"| {name} | {count} | {'-' if mean is None else f'{mean:.0f}'} |")
 
 
 if __name__ == "__main__":

@@ -36,12 +36,26 @@ def test_the_pitch_read_from_the_observation_is_the_torso_hinge(env_id):
     env.close()
 
 
+def test_runs_are_grouped_by_gait_with_the_mean_of_their_final_returns():
+    probes = [
+        dict(flipped=1.0, final_return=1800.0),
+        dict(flipped=0.0, final_return=4000.0),
+        dict(flipped=0.9, final_return=1600.0),
+        dict(flipped=0.5, final_return=None),  # half the steps: still upright; no summary
+    ]
+    assert probe.by_gait(probes) == {"upright": (2, 4000.0), "on its back": (2, 1700.0)}
+    assert probe.by_gait(probes[:1]) == {"upright": (0, None), "on its back": (1, 1800.0)}
+
+
 def test_the_probe_plays_a_run_and_reports_its_pitch(tmp_path, capsys):
     train(default_config("ppo", "HalfCheetah-v5", **SETTINGS), tmp_path)
     out = probe.probe(tmp_path, steps=120, skip=20)
     assert out["length"] == 120 and 0 <= out["flipped"] <= 1 and out["mean_abs_pitch"] >= 0
+    assert out["final_return"] is None  # eval_episodes=0: no final evaluation
     probe.main([str(tmp_path), "--steps", "60", "--skip", "10"])
-    assert f"| {tmp_path.name} | 60 |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"| {tmp_path.name} | 60 |" in printed
+    assert f"| {probe.gait(out['flipped'])} | 1 | - |" in printed
 
 
 def test_an_env_without_a_torso_pitch_is_refused(tmp_path):
