@@ -188,7 +188,8 @@ def tuned_settings(algo: str, env_id: str) -> dict:
 #   (halfcheetah/more_fresh_seeds). Whether the policy runs upright or on its back decides most
 #   runs; within a gait these runs are 10-20% slower than true-reward PPO's. Disagreement queries
 #   are not in it: on fresh seeds 21-28, 134.1% at 1400 labels but 87.9% at 700 and -725 under
-#   random pairs there, which their pre-registered rule read as no (more_fresh_seeds/disagreement_700).
+#   random pairs there, which their pre-registered rule read as no
+#   (halfcheetah/more_fresh_seeds/disagreement_700).
 # - TRPO, A2C and REINFORCE keep termination with bonus 6 on Hopper and Walker2d and nothing else.
 # - Left out, with their measurements in the READMEs: r_hat through the learner's return scaling
 #   (--scale-returns: 1400 labels on Hopper 67% against 97%), the paper's entropy bonus of 0.01
