@@ -130,6 +130,13 @@ def load_run(run_dir: Path):
     return config, state, policy, learner
 
 
+def final_return(run_dir: Path) -> float | None:
+    """A finished run's final deterministic evaluation (summary.json `eval_return_mean`); None
+    for a run without one."""
+    summary = run_dir / "summary.json"
+    return json.loads(summary.read_text()).get("eval_return_mean") if summary.exists() else None
+
+
 def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
     _, state, learner = load_preference_run(run_dir)
     ensemble, labelled = learner.ensemble, learner.store.segment_pairs()
@@ -137,10 +144,7 @@ def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:
     if not labelled:
         raise ConfigError(f"'{run_dir}': its preference store holds no labels")
     row = {"run": run_dir.name, "step": int(state["step"]), "labels": len(labelled)}
-    summary = run_dir / "summary.json"  # a finished run: its final evaluation, for comparison
-    row["eval_return"] = (
-        json.loads(summary.read_text()).get("eval_return_mean") if summary.exists() else None
-    )
+    row["eval_return"] = final_return(run_dir)  # a finished run's, for comparison
     held_out = [pair for pair in labelled if pair[0] in ensemble.val_ids]
     # quarters oldest to newest; the newest is the last ceil(n / 4) pairs, as in training's
     # rm_val_accuracy_recent, so the two agree on a run that logged it

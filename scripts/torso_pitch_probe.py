@@ -23,7 +23,6 @@ first: `wrap`.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from action_bounds_probe import play  # noqa: E402  (sibling scripts)
-from reward_model_drift import load_run  # noqa: E402
+from reward_model_drift import final_return, load_run  # noqa: E402
 
 from rlhf_from_scratch.envs import make  # noqa: E402
 from rlhf_from_scratch.envs.defaults import base_name  # noqa: E402
@@ -83,15 +82,13 @@ def probe(run_dir: Path, steps: int = 1000, skip: int = 100, seed: int = 5) -> d
     pitch = wrap(obs[skip:, PITCH_INDEX].numpy())
     if len(pitch) == 0:
         raise ConfigError(f"the episode of '{run_dir}' ended within --skip {skip} steps")
-    summary = run_dir / "summary.json"
-    final = json.loads(summary.read_text()).get("eval_return_mean") if summary.exists() else None
     return {
         "run": run_dir.name,
         "length": length,
         "return": total,
         "mean_abs_pitch": float(np.abs(pitch).mean()),
         "flipped": flipped_share(pitch),
-        "final_return": final,
+        "final_return": final_return(run_dir),
     }
 
 
