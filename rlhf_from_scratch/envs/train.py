@@ -28,6 +28,7 @@ from rlhf_from_scratch.envs.defaults import (
     DEFAULTS,
     RECIPE_LEFT_OUT_BY,
     preference_settings,
+    tuned_applies,
     tuned_settings,
 )
 from rlhf_from_scratch.envs.policies import ActorCritic
@@ -154,7 +155,8 @@ class TrainConfig:
 
 def default_config(algo: str, env: str, family_defaults: bool = False, **overrides) -> TrainConfig:
     """The literature defaults for (algo, env family); on the true reward, the tuned settings
-    for (algo, env) where there are some (defaults.TUNED), with preferences the per-env recipe
+    for (algo, env) where there are some (defaults.TUNED; with preferences too where
+    defaults.TUNED_WITH_PREFERENCES says so), with preferences the per-env recipe
     (defaults.PREFERENCE_TUNED; neither with `family_defaults`); then `overrides` (None means
     'default')."""
     _, algo_cls = get_algo(algo)
@@ -163,7 +165,7 @@ def default_config(algo: str, env: str, family_defaults: bool = False, **overrid
     algo_fields = {f.name for f in fields(algo_cls)}
     preference_fields = {f.name for f in fields(PreferenceConfig)}
     algo_config = preset.pop("algo")
-    if not family_defaults and overrides.get("reward") in (None, "env"):
+    if not family_defaults and tuned_applies(algo, env, overrides.get("reward")):
         tuned = copy.deepcopy(tuned_settings(algo, env))
         algo_config.update(tuned.pop("algo", {}))
         preset.update(tuned)

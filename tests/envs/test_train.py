@@ -110,7 +110,17 @@ def test_tuned_settings_apply_on_the_true_reward_and_give_way_to_flags():
     assert tuned.normalize_obs and tuned.normalize_reward  # from the family, kept
     family = default_config("ppo", "HalfCheetah-v5", family_defaults=True)
     assert (family.n_steps, family.hidden, family.algo_config["lr"]) == (2048, (64, 64), 3e-4)
-    assert default_config("ppo", "HalfCheetah-v5", reward="preferences").n_steps == 2048
+    # HalfCheetah's preference runs keep PPO's tuned entry (session 46), Walker2d's do not
+    cheetah = default_config("ppo", "HalfCheetah-v5", reward="preferences")
+    assert (cheetah.n_steps, cheetah.hidden, cheetah.log_std_init) == (512, (256, 256), -2.0)
+    assert cheetah.algo_config["gamma"] == 0.98 and cheetah.algo_config["n_epochs"] == 20
+    assert cheetah.preference_config["rm_target_std"] == 0.1  # with the recipe beside it
+    own_scale = default_config("ppo", "HalfCheetah-v5", reward="preferences", rm_target_std=1.0)
+    assert own_scale.n_steps == 512  # a run's own scale leaves the recipe out, not the entry
+    assert default_config("ppo", "Walker2d-v5", reward="preferences").n_steps == 2048
+    assert default_config("trpo", "HalfCheetah-v5", reward="preferences").n_steps == 2048
+    family = default_config("ppo", "HalfCheetah-v5", reward="preferences", family_defaults=True)
+    assert family.n_steps == 2048 and "rm_target_std" not in family.preference_config
     assert default_config("ppo", "HalfCheetah-v4").n_steps == 512  # any version
     assert default_config("ppo", "HalfCheetah-v5", n_steps=1024, lr=1e-4).n_steps == 1024
     assert default_config("ppo", "HalfCheetah-v5", lr=1e-4).algo_config["lr"] == 1e-4
