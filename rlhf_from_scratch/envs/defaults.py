@@ -111,8 +111,9 @@ DEFAULTS: dict[tuple[str, str], dict] = {
 # zoo's tuned entries (rl-baselines3-zoo hyperparams/ppo.yml, tuned on v3; at 1M steps the zoo
 # reports HalfCheetah 5819 and Walker2d 3479, CleanRL with the family defaults 2906 and 2891; ours:
 # benchmarks/mujoco/README.md, 2 seeds each with and without). They apply over the family defaults
-# on the true reward only (they were tuned there; `--reward preferences` keeps the family's), and
-# `rlhf train --family-defaults` leaves them out. One difference: our layers keep their
+# on the true reward (they were tuned there; with `--reward preferences` only where
+# TUNED_WITH_PREFERENCES, below, says so: PPO on HalfCheetah), and `rlhf train --family-defaults`
+# leaves them out. One difference: our layers keep their
 # orthogonal init, which the zoo turns off for these entries.
 # vf_coef: SB3's value loss is mean((V - R)^2), ours (lecture 001) 1/2 mean((V - R)^2), so the
 # zoo's c1 means twice as much here. Walker2d uses the faithful 2 x 0.871923: with the same code,
