@@ -110,9 +110,16 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.0f} ± {statistics.pstdev(values):.0f}"
 
 
+def per_seed(values: list[float], fmt: str) -> str:
+    """Each seed's value, in seed order; past eight seeds the range, which a row can still hold."""
+    if len(values) > 8:
+        return f"{fmt.format(min(values))} to {fmt.format(max(values))} ({len(values)} runs)"
+    return " / ".join(fmt.format(v) for v in values)
+
+
 def fmt_wall(seconds: list[float]) -> str:
-    seconds = [s for s in seconds if s is not None]
-    return " / ".join(f"{s / 60:.1f} min" for s in seconds) if seconds else "n/a"
+    minutes = [s / 60 for s in seconds if s is not None]
+    return per_seed(minutes, "{:.1f} min") if minutes else "n/a"
 
 
 def plot(run_dirs: list[Path], out: Path, title: str) -> str | None:
@@ -164,7 +171,10 @@ def train_command(info: dict) -> str:
 
 def report_mujoco(bench: Path, meta: dict) -> list[dict]:
     runs_dir = bench / "mujoco" / "runs"
-    infos = [run_info(p) for p in sorted(runs_dir.iterdir()) if (p / "config.json").exists()]
+    infos = [run_info(p) for p in runs_dir.iterdir() if (p / "config.json").exists()]
+    infos.sort(
+        key=lambda i: (i["config"]["algo"], i["config"]["env"], i["config"]["seed"], i["name"])
+    )
     groups: dict[tuple[str, str], list[dict]] = {}
     for info in infos:
         groups.setdefault((info["config"]["algo"], info["config"]["env"]), []).append(info)
@@ -198,7 +208,7 @@ def report_mujoco(bench: Path, meta: dict) -> list[dict]:
             budget = runs[0]["config"]["total_steps"]
             finished = all(r["summary"] for r in runs)
             sps = [r["steps_per_second"] for r in runs if r["steps_per_second"]]
-            sps_s = " / ".join(f"{s:.0f}" for s in sps) if sps else "n/a"
+            sps_s = per_seed(sps, "{:.0f}") if sps else "n/a"
             if finished:
                 status = f"finished ({budget / 1e6:g}M)"
                 ret = mean_std([r["summary"]["eval_return_mean"] for r in runs]) + " (eval)"
@@ -252,7 +262,10 @@ def report_mujoco(bench: Path, meta: dict) -> list[dict]:
 
 def report_atari(bench: Path, meta: dict) -> list[dict]:
     runs_dir = bench / "atari" / "runs"
-    infos = [run_info(p) for p in sorted(runs_dir.iterdir()) if (p / "config.json").exists()]
+    infos = [run_info(p) for p in runs_dir.iterdir() if (p / "config.json").exists()]
+    infos.sort(
+        key=lambda i: (i["config"]["algo"], i["config"]["env"], i["config"]["seed"], i["name"])
+    )
     lines = ["# Atari benchmark (ALE v5, PPO on the GPU)", ""] + header(meta)
     lines += [f"- command: `{meta.get('pong_command', '?')}`", ""]
     lines += [
