@@ -117,6 +117,14 @@ def per_seed(values: list[float], fmt: str) -> str:
     return " / ".join(fmt.format(v) for v in values)
 
 
+def run_infos(runs_dir: Path) -> list[dict]:
+    """run_info of every run directory in runs_dir, by algorithm, env and seed (2 before 10)."""
+    infos = [run_info(p) for p in runs_dir.iterdir() if (p / "config.json").exists()]
+    return sorted(
+        infos, key=lambda i: (*(i["config"][k] for k in ("algo", "env", "seed")), i["name"])
+    )
+
+
 def fmt_wall(seconds: list[float]) -> str:
     minutes = [s / 60 for s in seconds if s is not None]
     return per_seed(minutes, "{:.1f} min") if minutes else "n/a"
@@ -171,10 +179,7 @@ def train_command(info: dict) -> str:
 
 def report_mujoco(bench: Path, meta: dict) -> list[dict]:
     runs_dir = bench / "mujoco" / "runs"
-    infos = [run_info(p) for p in runs_dir.iterdir() if (p / "config.json").exists()]
-    infos.sort(
-        key=lambda i: (i["config"]["algo"], i["config"]["env"], i["config"]["seed"], i["name"])
-    )
+    infos = run_infos(runs_dir)
     groups: dict[tuple[str, str], list[dict]] = {}
     for info in infos:
         groups.setdefault((info["config"]["algo"], info["config"]["env"]), []).append(info)
@@ -262,10 +267,7 @@ def report_mujoco(bench: Path, meta: dict) -> list[dict]:
 
 def report_atari(bench: Path, meta: dict) -> list[dict]:
     runs_dir = bench / "atari" / "runs"
-    infos = [run_info(p) for p in runs_dir.iterdir() if (p / "config.json").exists()]
-    infos.sort(
-        key=lambda i: (i["config"]["algo"], i["config"]["env"], i["config"]["seed"], i["name"])
-    )
+    infos = run_infos(runs_dir)
     lines = ["# Atari benchmark (ALE v5, PPO on the GPU)", ""] + header(meta)
     lines += [f"- command: `{meta.get('pong_command', '?')}`", ""]
     lines += [

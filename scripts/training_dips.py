@@ -81,9 +81,7 @@ def describe(run_dir: str, width: int) -> dict:
         final=final,
         drop=drop,
         at=None if where is None else wins[where]["start"],
-        peak=None
-        if where is None
-        else max(w["ret"] for w in wins[:where] if not math.isnan(w["ret"])),
+        peak=None if where is None else wins[where]["ret"] + drop,
         corr_at=math.nan if where is None else wins[where]["corr"],
         corr_min=min(later) if later else math.nan,
     )
