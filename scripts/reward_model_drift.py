@@ -30,6 +30,7 @@ from rlhf_from_scratch.envs import make
 from rlhf_from_scratch.envs.train import TrainConfig, build, build_preference_learner
 from rlhf_from_scratch.preferences.loop import pearson
 from rlhf_from_scratch.utils.errors import ConfigError
+from rlhf_from_scratch.utils.rundir import final_return
 
 
 def clip_steps(clips) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -128,13 +129,6 @@ def load_run(run_dir: Path):
     envs.close()
     policy.load_state_dict(state["policy"])
     return config, state, policy, learner
-
-
-def final_return(run_dir: Path) -> float | None:
-    """A finished run's final deterministic evaluation (summary.json `eval_return_mean`); None
-    for a run without one."""
-    summary = run_dir / "summary.json"
-    return json.loads(summary.read_text()).get("eval_return_mean") if summary.exists() else None
 
 
 def drift(run_dir: Path, pool_pairs: int = 2000, seed: int = 0) -> dict:

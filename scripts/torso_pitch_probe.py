@@ -32,11 +32,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from action_bounds_probe import play  # noqa: E402  (sibling scripts)
-from reward_model_drift import final_return, load_run  # noqa: E402
+from reward_model_drift import load_run  # noqa: E402
 
 from rlhf_from_scratch.envs import make  # noqa: E402
 from rlhf_from_scratch.envs.defaults import base_name  # noqa: E402
 from rlhf_from_scratch.utils.errors import ConfigError  # noqa: E402
+from rlhf_from_scratch.utils.rundir import final_return  # noqa: E402
 
 PITCH_INDEX = 1  # rooty, after rootz, in the observations of these envs
 ENVS = ("HalfCheetah", "Hopper", "Walker2d")

@@ -15,13 +15,12 @@ recovers once new labels correct r_hat, shows as a dip with a low correlation be
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from rlhf_from_scratch.utils.rundir import read_metrics
+from rlhf_from_scratch.utils.rundir import final_return, read_metrics
 
 
 def windows(rows: list[dict], width: int) -> list[dict]:
@@ -70,15 +69,9 @@ def describe(run_dir: str, width: int) -> dict:
     later = [
         w["corr"] for w in wins if w["start"] >= 0.15 * last_step and not math.isnan(w["corr"])
     ]
-    summary_path = Path(run_dir) / "summary.json"
-    final = (
-        json.loads(summary_path.read_text()).get("eval_return_mean")
-        if summary_path.exists()
-        else None
-    )
     return dict(
         run=Path(run_dir).name,
-        final=final,
+        final=final_return(run_dir),
         drop=drop,
         at=None if where is None else wins[where]["start"],
         peak=None if where is None else wins[where]["ret"] + drop,

@@ -75,6 +75,13 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     return rows
 
 
+def final_return(run_dir: str | Path) -> float | None:
+    """A finished run's final deterministic evaluation (summary.json `eval_return_mean`); None
+    for a run without one."""
+    summary = Path(run_dir) / "summary.json"
+    return json.loads(summary.read_text()).get("eval_return_mean") if summary.exists() else None
+
+
 class RunDir:
     """Opens (or resumes) a run directory and writes config, metrics, checkpoints and summary.
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rlhf_from_scratch.cli import main
+from rlhf_from_scratch.envs.defaults import tuned_applies
 from rlhf_from_scratch.envs.train import all_settings, build, default_config, train
 from rlhf_from_scratch.utils.errors import ConfigError
 from rlhf_from_scratch.utils.rundir import read_metrics
@@ -110,7 +111,7 @@ def test_tuned_settings_apply_on_the_true_reward_and_give_way_to_flags():
     assert tuned.normalize_obs and tuned.normalize_reward  # from the family, kept
     family = default_config("ppo", "HalfCheetah-v5", family_defaults=True)
     assert (family.n_steps, family.hidden, family.algo_config["lr"]) == (2048, (64, 64), 3e-4)
-    # HalfCheetah's preference runs keep PPO's tuned entry (session 46), Walker2d's do not
+    # HalfCheetah's preference runs keep PPO's tuned entry (session 46)
     cheetah = default_config("ppo", "HalfCheetah-v5", reward="preferences")
     assert (cheetah.n_steps, cheetah.hidden, cheetah.log_std_init) == (512, (256, 256), -2.0)
     assert cheetah.algo_config["gamma"] == 0.98 and cheetah.algo_config["n_epochs"] == 20
@@ -118,6 +119,10 @@ def test_tuned_settings_apply_on_the_true_reward_and_give_way_to_flags():
     own_scale = default_config("ppo", "HalfCheetah-v5", reward="preferences", rm_target_std=1.0)
     assert own_scale.n_steps == 512  # a run's own scale leaves the recipe out, not the entry
     assert default_config("ppo", "Walker2d-v5", reward="preferences").n_steps == 2048
+    # the gate itself: an entry applies under preferences only where TUNED_WITH_PREFERENCES says
+    assert tuned_applies("ppo", "HalfCheetah-v5", "preferences")
+    assert not tuned_applies("ppo", "Walker2d-v5", "preferences")
+    assert tuned_applies("ppo", "Walker2d-v5", "env") and tuned_applies("trpo", "Hopper-v5", None)
     assert default_config("trpo", "HalfCheetah-v5", reward="preferences").n_steps == 2048
     family = default_config("ppo", "HalfCheetah-v5", reward="preferences", family_defaults=True)
     assert family.n_steps == 2048 and "rm_target_std" not in family.preference_config
