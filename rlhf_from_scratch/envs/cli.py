@@ -156,6 +156,13 @@ def add_commands(commands) -> None:
         "--out", default="learning_curves.png", help="the PNG; default: learning_curves.png"
     )
     plot.add_argument("--title", default=None, help="the plot's title")
+    plot.add_argument(
+        "--names",
+        nargs="+",
+        default=None,
+        help="the curves' names in the legend, one per curve, in the order of each curve's "
+        "first run directory; default: named by their settings",
+    )
     plot.set_defaults(func=run_plot)
 
 
@@ -228,5 +235,7 @@ def run_train(args: argparse.Namespace) -> None:
 def run_plot(args: argparse.Namespace) -> None:
     from rlhf_from_scratch.utils.plots import plot_runs
 
-    path = plot_runs(args.run_dirs, args.out, metric=args.metric, title=args.title)
+    path = plot_runs(
+        args.run_dirs, args.out, metric=args.metric, title=args.title, names=args.names
+    )
     print(f"wrote {path}")

@@ -31,7 +31,8 @@ def same_settings(a: dict, b: dict) -> bool:
 
 
 def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
-    """Label -> run directories with the same settings (see same_settings)."""
+    """Label -> run directories with the same settings (see same_settings), in the order each
+    group's first run directory was given."""
     groups: list[tuple[dict, list[Path]]] = []  # (the first run's config, its runs)
     for run_dir in map(Path, run_dirs):
         config_path = run_dir / "config.json"
@@ -47,10 +48,10 @@ def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
     base: dict[str, list[int]] = {}  # label -> the groups that share it
     for i, (config, _) in enumerate(groups):
         base.setdefault(_label(config), []).append(i)
-    labels = {}
+    labels: dict[int, str] = {}  # group -> its label
     for label, members in base.items():
         if len(members) == 1:
-            labels[label] = groups[members[0]][1]
+            labels[members[0]] = label
             continue
         # same label, different settings: name the settings that differ, as few as tell the
         # curves apart (in name order), and how many more differ
@@ -71,8 +72,24 @@ def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
             named += 1
         more = f" (+{len(differ) - named} more settings)" if named < len(differ) else ""
         for i, settings in zip(members, flat):
-            labels[f"{label}, {_detail(settings, differ[:named])}{more}"] = groups[i][1]
-    return labels
+            labels[i] = f"{label}, {_detail(settings, differ[:named])}{more}"
+    return {labels[i]: runs for i, (_, runs) in enumerate(groups)}
+
+
+def named_groups(run_dirs: list[str | Path], names: list[str] | None = None) -> dict:
+    """group_runs, its labels replaced by `names` (one per group, in group_runs' order) if
+    given."""
+    groups = group_runs(run_dirs)
+    if names is None:
+        return groups
+    if len(names) != len(groups):
+        listed = "; ".join(f"{i + 1}. {label}" for i, label in enumerate(groups))
+        curves = f"{len(groups)} curve" + ("s" if len(groups) != 1 else "")
+        raise ConfigError(
+            f"{len(names)} names for {curves}: give one per curve, in the order of each "
+            f"curve's first run directory ({listed})"
+        )
+    return dict(zip(names, groups.values()))
 
 
 def _label(config: dict) -> str:
@@ -122,14 +139,16 @@ def plot_runs(
     metric: str = "episodic_return",
     title: str | None = None,
     smooth: int = 5,
+    names: list[str] | None = None,
 ) -> Path:
+    """One curve per group of runs (group_runs), named by its settings or by `names`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, dirs in group_runs(run_dirs).items():
+    for label, dirs in named_groups(run_dirs, names).items():
         curves = [curve(d, metric) for d in dirs]
         curves = [(x, y) for x, y in curves if len(x)]
         if not curves:

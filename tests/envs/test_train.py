@@ -347,6 +347,12 @@ def test_plot_averages_runs_that_differ_only_in_the_seed(tmp_path, capsys):
     assert list(group_runs(dirs).values()) == [[tmp_path / "s1", tmp_path / "s2"]]
     main(["plot", *dirs, "--out", str(tmp_path / "curves.png"), "--metric", "policy_loss"])
     assert (tmp_path / "curves.png").stat().st_size > 5000
+    main(["plot", *dirs, "--out", str(tmp_path / "named.png"), "--names", "PPO, two seeds"])
+    assert (tmp_path / "named.png").stat().st_size > 5000
+    with pytest.raises(SystemExit):
+        main(["plot", *dirs, "--out", str(tmp_path / "x.png"), "--names", "one", "two"])
+    assert "2 names for 1 curve:" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_preference_runs_on_hopper_keep_termination_with_an_alive_bonus():
@@ -469,6 +475,40 @@ def test_plot_names_the_settings_that_tell_two_configs_apart(tmp_path):
         "ppo Hopper-v5, 700 labels (random)",
         "ppo Hopper-v5, 700 labels (random), oracle reward",
     ]
+
+
+def test_plot_names_the_curves_as_told_in_the_order_of_their_first_runs(tmp_path):
+    """Groups in the order of each one's first run directory, also when two share a base
+    label (a and c below) and another comes between them; --names replaces the labels in that
+    order, and a count that does not match lists the curves to name."""
+    from rlhf_from_scratch.utils.plots import group_runs, named_groups
+
+    def run_dir(name: str, **settings) -> str:
+        config = default_config("ppo", "CartPole-v1", **settings)
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(dataclasses.asdict(config)))
+        return str(tmp_path / name)
+
+    dirs = [
+        run_dir("a", lr=1e-3),
+        run_dir("b", reward="preferences", labels=100),
+        run_dir("c", lr=1e-4),
+        run_dir("d", lr=1e-3, seed=2),
+    ]
+    assert list(group_runs(dirs).values()) == [
+        [tmp_path / "a", tmp_path / "d"],
+        [tmp_path / "b"],
+        [tmp_path / "c"],
+    ]
+    named = named_groups(dirs, ["fast", "labels", "slow"])
+    assert named == {
+        "fast": [tmp_path / "a", tmp_path / "d"],
+        "labels": [tmp_path / "b"],
+        "slow": [tmp_path / "c"],
+    }
+    assert named_groups(dirs) == group_runs(dirs)
+    with pytest.raises(ConfigError, match=r"2 names for 3 curves.*2\. ppo CartPole-v1, 100 lab"):
+        named_groups(dirs, ["fast", "slow"])
 
 
 def test_plot_takes_bookkeeping_and_fields_a_run_predates_as_the_same_settings(tmp_path):

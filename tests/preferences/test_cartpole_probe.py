@@ -1,0 +1,55 @@
+"""scripts/cartpole_probe.py: how CartPole episodes end, and r_hat along the track."""
+
+from types import SimpleNamespace
+
+import cartpole_probe as probe
+import numpy as np
+import pytest
+import torch
+
+from rlhf_from_scratch.envs.train import default_config, train
+from rlhf_from_scratch.utils.errors import ConfigError
+
+SETTINGS = dict(num_envs=1, n_steps=200, total_steps=400, seed=0, eval_episodes=0)
+
+
+def test_an_episode_is_read_as_the_time_limit_the_track_or_the_pole():
+    assert probe.how_it_ended(np.array([2.5, 0, 0.01, 0]), True, 2.4) == "time limit"
+    assert probe.how_it_ended(np.array([-2.41, 0, 0.01, 0]), False, 2.4) == "off the track"
+    assert probe.how_it_ended(np.array([1.0, 0, 0.25, 0]), False, 2.4) == "pole fell"
+
+
+def test_the_track_reward_is_the_mean_of_the_ends_minus_the_centre():
+    """A learner paid 1 + x, the rest of the state ignored: centre 1, ends (1 - 2.4 + 1 + 2.4)
+    / 2 - 1 = 0; paid |x|: centre 0, ends 2.4."""
+
+    def learner(pay):
+        return SimpleNamespace(rewards=lambda steps, obs: (pay(obs[:, 0, 0])[:, None], {}))
+
+    assert probe.track_rewards(learner(lambda x: 1 + x), 2.4) == pytest.approx((1.0, 0.0))
+    assert probe.track_rewards(learner(torch.abs), 2.4) == pytest.approx((0.0, 2.4))
+
+
+def test_the_probe_plays_a_preference_run_and_a_true_reward_run(tmp_path, capsys):
+    prefs, true_reward = tmp_path / "prefs", tmp_path / "true"
+    train(
+        default_config(
+            "ppo", "CartPole-v1", reward="preferences", labels=20, absorbing=True, **SETTINGS
+        ),
+        prefs,
+    )
+    train(default_config("ppo", "CartPole-v1", **SETTINGS), true_reward)
+    out = probe.probe(prefs, episodes=3)
+    assert sum(out[e] for e in probe.ENDS) == 3 and out["mean_length"] >= 1
+    assert np.isfinite(out["centre"]) and np.isfinite(out["ends_minus_centre"])
+    assert probe.probe(true_reward, episodes=2)["centre"] is None  # no reward model to read
+    probe.main([str(prefs), str(true_reward), "--episodes", "2"])
+    printed = capsys.readouterr().out
+    assert f"| {prefs.name} | - |" in printed  # eval_episodes=0: no final evaluation
+    assert printed.rstrip().endswith("| - | - |")  # the true-reward run's reward cells
+
+
+def test_an_env_other_than_cartpole_is_refused(tmp_path):
+    train(default_config("ppo", "Pendulum-v1", **SETTINGS), tmp_path)
+    with pytest.raises(ConfigError, match="reads CartPole's state"):
+        probe.probe(tmp_path, episodes=1)
