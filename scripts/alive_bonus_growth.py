@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rows = growth(args.run, args.refits, args.weight_decay, args.seed)
-    print(f"{args.run.name}, weight decay {args.weight_decay:g}")
+    print(f"{args.run.name}, weight decay {args.weight_decay:g}\n")
     print("| refits | learner reward per live step | held-out accuracy |")
     print("|---|---|---|")
     for refit, pay, acc in rows:

@@ -8,11 +8,12 @@ evaluation plays them, seeds `--seed`, `--seed` + 1, ...): how many reach the ti
 many end with the cart off the track and how many with the pole fallen, read from the state the
 episode ended in.
 
-For a preference run, also what the learner is paid per step (r_hat, whose zero is the reward
-of the absorbing state after an episode's end with `--absorbing`) at the cart's positions
-x = -2.4 and +2.4 against x = 0, the rest of the state 0 (pole upright, nothing moving): the
-mean of the two ends minus the centre. Positive: the reward model pays the cart for standing
-near an end of the track, which only the next steps' fall can cost it.
+For a preference run, also r_hat (whose zero is the reward of the absorbing state after an
+episode's end with `--absorbing`) at the cart's positions x = -2.4 and +2.4 against x = 0, the
+rest of the state 0 (pole upright, nothing moving): the mean of the two ends minus the centre.
+Positive: the reward model pays the cart for standing near an end of the track, which only the
+next steps' fall can cost it. This is r_hat as the reward model gives it, what the learner is
+paid unless `--scale-returns` divides it by a running std of the discounted return first.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     print(
         "| run | final eval (summary.json) | " + " | ".join(ENDS) + " | mean length | "
-        "reward at the centre | ends minus centre |"
+        "r_hat at the centre | r_hat, ends minus centre |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for run in args.runs:

@@ -71,7 +71,8 @@ class PreferenceConfig:
     absorbing: bool = False
     # r_hat then goes through the learner's return scaling (--normalize-reward), as the true
     # reward does. Off: on Hopper it made 1400 labels worse, 67% of RL against 97%
-    # (benchmarks/preferences/hopper)
+    # (benchmarks/preferences/hopper). On by default with --absorbing (default_config), where
+    # the learned alive bonus grows with every refit (benchmarks/preferences/four_algorithms)
     scale_returns: bool = False
     # r_hat = mean - lambda std over the members: pays less where they disagree (see reward_model)
     rm_uncertainty_penalty: float = 0.0

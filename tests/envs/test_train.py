@@ -328,6 +328,23 @@ def test_async_envs_train_and_resume(tmp_path):
     assert started == [0, 256]
 
 
+def test_clips_that_show_the_ends_put_r_hat_through_the_return_scaling_by_default():
+    """--absorbing: scale_returns and normalize_reward on (the learned alive bonus grows with
+    every refit: benchmarks/preferences/four_algorithms), unless the run says otherwise."""
+
+    def scaling(**settings) -> tuple[bool, bool]:
+        config = default_config("a2c", "CartPole-v1", reward="preferences", **settings)
+        config.validate()
+        return config.preference_config.get("scale_returns", False), config.normalize_reward
+
+    assert scaling(absorbing=True) == (True, True)
+    assert scaling() == (False, False)  # clips without the ends: as before
+    assert scaling(absorbing=True, scale_returns=False) == (False, False)
+    assert scaling(absorbing=True, normalize_reward=False) == (False, False)
+    assert scaling(absorbing=True, scale_returns=True, normalize_reward=True) == (True, True)
+    assert not default_config("a2c", "CartPole-v1").normalize_reward  # true reward: untouched
+
+
 def test_plot_averages_runs_that_differ_only_in_the_seed(tmp_path, capsys):
     from rlhf_from_scratch.utils.plots import group_runs
 
