@@ -2,15 +2,16 @@
 
     python scripts/alive_bonus_growth.py RUN_DIR [--refits 60] [--weight-decay 1e-4] [--seed 0]
 
-With `--absorbing` the learner is paid r_hat measured from r_abs, the reward of the state after
-an episode's end, in units of r_hat's std over the live steps of recent clips (reward_model's
-`normalize`). On CartPole that pay, `rm_reward_mean` in metrics.jsonl, grows through a run
-(benchmarks/preferences/four_algorithms). This takes the run's labels as they are at the end,
-fits a fresh ensemble (the run's own settings but `--weight-decay`) to them `--refits` times,
-each a refit as training makes one when labels arrive (`epochs` passes, warm-started), and
-prints after some of the refits the mean learner reward over the labelled clips' live steps
-and the held-out accuracy. The labels never change here: if the pay still grows, it grows with
-the number of refits, not with what the labels say.
+With `--absorbing` r_hat is measured from r_abs, the reward of the state after an episode's
+end, in units of r_hat's std over the live steps of recent clips (reward_model's `normalize`);
+the learner gets it through the return scaling (the default with `--absorbing` since session
+48) or as it is. On CartPole its mean per live step, `rm_reward_mean` in metrics.jsonl (the
+learned alive bonus), grows through a run (benchmarks/preferences/four_algorithms). This takes
+the run's labels as they are at the end, fits a fresh ensemble (the run's own settings but
+`--weight-decay`) to them `--refits` times, each a refit as training makes one when labels
+arrive (`epochs` passes, warm-started), and prints after some of the refits the mean r_hat over
+the labelled clips' live steps and the held-out accuracy. The labels never change here: if the
+bonus still grows, it grows with the number of refits, not with what the labels say.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ SHOWN = (1, 2, 5, 10, 20, 40, 60, 100, 200)
 
 
 def growth(run_dir: Path, refits: int = 60, weight_decay: float = 1e-4, seed: int = 0) -> list:
-    """[(refit, mean learner reward per live step, held-out accuracy)] after the refits in SHOWN
+    """[(refit, mean r_hat per live step, held-out accuracy)] after the refits in SHOWN
     and the last."""
     _, _, learner = load_preference_run(run_dir)
     labelled = learner.store.segment_pairs()
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     rows = growth(args.run, args.refits, args.weight_decay, args.seed)
     print(f"{args.run.name}, weight decay {args.weight_decay:g}\n")
-    print("| refits | learner reward per live step | held-out accuracy |")
+    print("| refits | r_hat per live step | held-out accuracy |")
     print("|---|---|---|")
     for refit, pay, acc in rows:
         print(f"| {refit} | {pay:.2f} | {'-' if np.isnan(acc) else f'{acc:.2f}'} |")
