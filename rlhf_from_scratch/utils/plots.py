@@ -89,6 +89,11 @@ def named_groups(run_dirs: list[str | Path], names: list[str] | None = None) -> 
             f"{len(names)} names for {curves}: give one per curve, in the order of each "
             f"curve's first run directory ({listed})"
         )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(
+            f"the curves' names must differ: {', '.join(map(repr, repeated))} given twice"
+        )
     return dict(zip(names, groups.values()))
 
 

@@ -526,6 +526,8 @@ def test_plot_names_the_curves_as_told_in_the_order_of_their_first_runs(tmp_path
     assert named_groups(dirs) == group_runs(dirs)
     with pytest.raises(ConfigError, match=r"2 names for 3 curves.*2\. ppo CartPole-v1, 100 lab"):
         named_groups(dirs, ["fast", "slow"])
+    with pytest.raises(ConfigError, match="must differ: 'fast' given twice"):
+        named_groups(dirs, ["fast", "labels", "fast"])  # one curve would be lost
 
 
 def test_plot_takes_bookkeeping_and_fields_a_run_predates_as_the_same_settings(tmp_path):
