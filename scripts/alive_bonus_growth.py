@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def growth(run_dir: Path, refits: int = 60, weight_decay: float = 1e-4, seed: in
     _, _, learner = load_preference_run(run_dir)
     labelled = learner.store.segment_pairs()
     learner.store.close()
-    config = learner.ensemble.config
+    config = replace(learner.ensemble.config, weight_decay=weight_decay)
     if not config.absorbing:
         raise ConfigError(f"'{run_dir}' was not run with --absorbing: it learned no alive bonus")
     if not labelled:
@@ -46,7 +47,6 @@ def growth(run_dir: Path, refits: int = 60, weight_decay: float = 1e-4, seed: in
     first = learner.ensemble.members[0]
     if first.image:
         raise ConfigError(f"'{run_dir}' reads frames: this script refits vector observations")
-    config.weight_decay = weight_decay
     obs_shape = (first.in_mean.numel(),)
     ensemble = RewardEnsemble(obs_shape, first.action_dim, first.discrete, config, seed)
     clips = [s for _, a, b, _ in labelled for s in (a, b)]

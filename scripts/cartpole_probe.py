@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reward_model_drift import load_run  # noqa: E402  (sibling script)
+from reward_model_drift import learner_rewards, load_run  # noqa: E402  (sibling script)
 
 from rlhf_from_scratch.envs import make  # noqa: E402
 from rlhf_from_scratch.envs.defaults import base_name  # noqa: E402
@@ -49,14 +48,8 @@ def track_rewards(learner, x_threshold: float) -> tuple[float, float]:
     state 0 and the action 0."""
     states = torch.zeros(3, 4)
     states[:, 0] = torch.tensor([0.0, -x_threshold, x_threshold])
-    zeros = torch.zeros(3, 1)
-    steps = SimpleNamespace(
-        actions=torch.zeros(3, 1, dtype=torch.long), true_rewards=zeros + 1, mask=zeros + 1,
-        terminated=zeros, truncated=zeros,
-    )  # fmt: skip
-    with torch.no_grad():
-        given, _ = learner.rewards(steps, states[:, None])
-    centre, left, right = given.flatten().tolist()
+    given = learner_rewards(learner, states, torch.zeros(3), torch.ones(3))
+    centre, left, right = given.tolist()
     return centre, (left + right) / 2 - centre
 
 

@@ -60,15 +60,24 @@ def learner_bonus(learner, clips) -> float:
     r_hat's fixed std that does not track r shrinks beta, so the same b buys more survival
     relative to progress."""
     obs, actions, true = clip_steps(clips)
-    true = true.float()[:, None]  # one env: [T, 1]
+    given = learner_rewards(learner, obs, actions, true)
+    beta, alpha = np.polyfit(true.double().numpy(), given.double().numpy(), 1)
+    return float(alpha / beta)
+
+
+@torch.no_grad()
+def learner_rewards(learner, obs, actions, true_rewards) -> torch.Tensor:
+    """The reward a PreferenceLearner gives on T steps of one env ([T] each), before any return
+    scaling: its `rewards` on a rollout made of them (the true rewards feed only its metrics and
+    the --oracle-reward control)."""
+    true = true_rewards.float()[:, None]  # one env: [T, 1]
     ones, zeros = torch.ones_like(true), torch.zeros_like(true)
     steps = SimpleNamespace(
         actions=actions.float()[:, None], true_rewards=true, mask=ones, terminated=zeros,
         truncated=zeros,
     )  # fmt: skip
     given, _ = learner.rewards(steps, obs.float()[:, None])
-    beta, alpha = np.polyfit(true.flatten().double().numpy(), given.flatten().double().numpy(), 1)
-    return float(alpha / beta)
+    return given[:, 0]
 
 
 def oracle_pairs(clips, n: int, rng) -> list:
