@@ -233,9 +233,15 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_plot(args: argparse.Namespace) -> None:
+    from rlhf_from_scratch.envs.train import comparable
     from rlhf_from_scratch.utils.plots import plot_runs
 
     path = plot_runs(
-        args.run_dirs, args.out, metric=args.metric, title=args.title, names=args.names
+        args.run_dirs,
+        args.out,
+        metric=args.metric,
+        title=args.title,
+        names=args.names,
+        canonical=comparable,
     )
     print(f"wrote {path}")

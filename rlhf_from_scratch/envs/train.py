@@ -11,6 +11,7 @@ evaluate the deterministic policy; write summary.json
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from collections import deque
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from rlhf_from_scratch.algos.common import NonFiniteLossError
-from rlhf_from_scratch.algos.registry import get_algo
+from rlhf_from_scratch.algos.registry import ALGOS, get_algo
 from rlhf_from_scratch.envs import make
 from rlhf_from_scratch.envs.defaults import (
     DEFAULTS,
@@ -246,6 +247,23 @@ def all_settings(config: TrainConfig) -> dict:
     return settings
 
 
+def comparable(config: dict) -> dict:
+    """A run's config.json as two are compared when a run directory is reopened: the nested
+    settings (algo_config, preference_config) without those equal to their defaults, so that a
+    run naming a default (e.g. --no-scale-returns) continues one that left it out."""
+    config = dict(config)
+    defaults = {"preference_config": PreferenceConfig()}
+    if config.get("algo") in ALGOS:
+        defaults["algo_config"] = get_algo(config["algo"])[1]()
+    for key, default in defaults.items():
+        if isinstance(config.get(key), dict):
+            default = json.loads(json.dumps(asdict(default)))  # tuples as config.json has them
+            config[key] = {
+                k: v for k, v in config[key].items() if k not in default or default[k] != v
+            }
+    return config
+
+
 def build(config: TrainConfig):
     """Env, policy and algorithm for a config (also used by tests and notebooks)."""
     config.validate()
@@ -340,7 +358,7 @@ def train(
     torch.set_num_threads(config.torch_threads)
     set_seed(config.seed)
     envs, policy, algo, reward_transform, total_updates = build(config)
-    run = RunDir(run_dir, asdict(config), resume=resume)
+    run = RunDir(run_dir, asdict(config), resume=resume, canonical=comparable)
     collector = Collector(
         envs, policy, config.n_steps, reward_transform, config.seed, config.device
     )

@@ -7,6 +7,7 @@ one curve: the mean over seeds, with the min-max band, on a common grid of steps
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +31,21 @@ def same_settings(a: dict, b: dict) -> bool:
     return all(a[key] == b[key] for key in shared)
 
 
-def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
+def group_runs(
+    run_dirs: list[str | Path], canonical: Callable[[dict], dict] | None = None
+) -> dict[str, list[Path]]:
     """Label -> run directories with the same settings (see same_settings), in the order each
-    group's first run directory was given."""
+    group's first run directory was given. `canonical`, where given, maps each config.json first
+    (as RunDir compares them, e.g. envs.train.comparable: a setting named at its default equal
+    to one left out)."""
     groups: list[tuple[dict, list[Path]]] = []  # (the first run's config, its runs)
     for run_dir in map(Path, run_dirs):
         config_path = run_dir / "config.json"
         if not config_path.exists():
             raise ConfigError(f"'{run_dir}' is not a run directory (no config.json)")
         config = json.loads(config_path.read_text())
+        if canonical is not None:
+            config = canonical(config)
         for first, runs in groups:
             if same_settings(first, config):
                 runs.append(run_dir)
@@ -76,10 +83,14 @@ def group_runs(run_dirs: list[str | Path]) -> dict[str, list[Path]]:
     return {labels[i]: runs for i, (_, runs) in enumerate(groups)}
 
 
-def named_groups(run_dirs: list[str | Path], names: list[str] | None = None) -> dict:
+def named_groups(
+    run_dirs: list[str | Path],
+    names: list[str] | None = None,
+    canonical: Callable[[dict], dict] | None = None,
+) -> dict:
     """group_runs, its labels replaced by `names` (one per group, in group_runs' order) if
     given."""
-    groups = group_runs(run_dirs)
+    groups = group_runs(run_dirs, canonical)
     if names is None:
         return groups
     if len(names) != len(groups):
@@ -145,6 +156,7 @@ def plot_runs(
     title: str | None = None,
     smooth: int = 5,
     names: list[str] | None = None,
+    canonical: Callable[[dict], dict] | None = None,
 ) -> Path:
     """One curve per group of runs (group_runs), named by its settings or by `names`."""
     import matplotlib
@@ -153,7 +165,7 @@ def plot_runs(
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, dirs in named_groups(run_dirs, names).items():
+    for label, dirs in named_groups(run_dirs, names, canonical).items():
         curves = [curve(d, metric) for d in dirs]
         curves = [(x, y) for x, y in curves if len(x)]
         if not curves:

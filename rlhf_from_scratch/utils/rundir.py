@@ -17,6 +17,7 @@ import gzip
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,9 @@ class RunDir:
     """Opens (or resumes) a run directory and writes config, metrics, checkpoints and summary.
 
     A directory that already holds a *different* run is refused: the message names the keys
-    whose values differ. The same run is continued only with resume=True.
+    whose values differ. The same run is continued only with resume=True. `canonical`, where
+    given, maps a config to the form in which two configs are compared (e.g. nested settings
+    equal to their defaults dropped); config.json keeps the config as given.
     """
 
     def __init__(
@@ -96,6 +99,7 @@ class RunDir:
         resume: bool = False,
         tensorboard: bool = True,
         keep_checkpoints: int = 2,
+        canonical: Callable[[dict], dict] | None = None,
     ) -> None:
         self.path = Path(path)
         self.config = _jsonable(config)
@@ -104,17 +108,21 @@ class RunDir:
         config_path = self.path / "config.json"
         if config_path.exists():
             old = json.loads(config_path.read_text())
+            new = self.config
+            if canonical is not None:
+                old, new = canonical(old), canonical(new)
             # Settings that a newer version added are not in an older run's config: only the
             # settings the old run recorded are compared. (Nested settings, e.g. algo_config,
             # record only what differs from the defaults: there a missing key is a default.)
-            differ = sorted(k for k in old if old[k] != self.config.get(k))
+            differ = sorted(k for k in old if old[k] != new.get(k))
             if differ:
                 detail = ", ".join(
-                    f"{k}: {old.get(k)!r} there vs {self.config.get(k)!r} now" for k in differ[:5]
+                    f"{k}: {old.get(k)!r} there vs {new.get(k)!r} now" for k in differ[:5]
                 )
                 raise ConfigError(
                     f"run directory '{self.path}' already holds a different run ({detail}); "
-                    "choose another --run-dir"
+                    "choose another --run-dir, or, to continue that run (say after a default "
+                    "changed), name the settings it used"
                 )
             if not resume:
                 raise ConfigError(

@@ -345,6 +345,31 @@ def test_clips_that_show_the_ends_put_r_hat_through_the_return_scaling_by_defaul
     assert not default_config("a2c", "CartPole-v1").normalize_reward  # true reward: untouched
 
 
+def test_a_run_from_before_a_default_changed_continues_when_the_old_setting_is_named(tmp_path):
+    """A run made before --absorbing turned the scaling on recorded no scale_returns (then a
+    default). Today's default is refused, naming what differs; --no-scale-returns continues it,
+    though it records scale_returns: False where the old run recorded nothing."""
+    from rlhf_from_scratch.envs.train import comparable
+    from rlhf_from_scratch.utils.rundir import RunDir
+
+    def config(**settings) -> dict:
+        settings = {"reward": "preferences", "labels": 100, "absorbing": True, **settings}
+        return dataclasses.asdict(default_config("a2c", "CartPole-v1", **settings))
+
+    before = config(scale_returns=False)
+    del before["preference_config"]["scale_returns"]  # as that version wrote it
+    RunDir(tmp_path, before, tensorboard=False).close()
+    with pytest.raises(ConfigError, match="different run.*normalize_reward.*preference_config"):
+        RunDir(tmp_path, config(), resume=True, tensorboard=False, canonical=comparable)
+    with pytest.raises(ConfigError, match="different run"):  # compared as written: differ
+        RunDir(tmp_path, config(scale_returns=False), resume=True, tensorboard=False)
+    named = config(scale_returns=False)
+    assert named["preference_config"]["scale_returns"] is False
+    RunDir(tmp_path, named, resume=True, tensorboard=False, canonical=comparable).close()
+    with pytest.raises(ConfigError, match="different run.*labels"):  # a real difference stays
+        RunDir(tmp_path, config(scale_returns=False, labels=300), resume=True, canonical=comparable)
+
+
 def test_plot_averages_runs_that_differ_only_in_the_seed(tmp_path, capsys):
     from rlhf_from_scratch.utils.plots import group_runs
 
@@ -567,6 +592,33 @@ def test_plot_labels_name_the_setting_that_differs_not_a_field_a_run_predates(tm
         "ppo Hopper-v5, 700 labels (random), scale_returns=default",
         "ppo Hopper-v5, 700 labels (random), scale_returns=True",
     }
+
+
+def test_rlhf_plot_draws_a_setting_named_at_its_default_with_runs_that_left_it_out(
+    tmp_path, monkeypatch
+):
+    """Seeds of one setting, one of which named --no-scale-returns (recorded) while the other
+    predates the field in preference_config: one curve, as a resume compares them."""
+    from rlhf_from_scratch.envs.train import comparable
+    from rlhf_from_scratch.utils import plots
+    from rlhf_from_scratch.utils.plots import group_runs
+
+    named = dataclasses.asdict(
+        default_config("ppo", "CartPole-v1", reward="preferences", scale_returns=False)
+    )
+    older = {**named, "seed": 2, "preference_config": {}}
+    for name, config in (("named", named), ("older", older)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(config))
+    dirs = [tmp_path / "named", tmp_path / "older"]
+    assert named["preference_config"] == {"scale_returns": False}
+    assert len(group_runs(dirs)) == 2  # compared as written
+    assert list(group_runs(dirs, canonical=comparable).values()) == [dirs]
+    drawn = []  # the curves rlhf plot draws
+    spy = lambda *args: drawn.append(group_runs(*args)) or drawn[-1]  # noqa: E731
+    monkeypatch.setattr(plots, "group_runs", spy)
+    main(["plot", *map(str, dirs), "--out", str(tmp_path / "c.png")])
+    assert list(drawn[0].values()) == [dirs]
 
 
 def test_mujoco_ppo_compiles_its_loss_by_default_and_only_ppo_can():
