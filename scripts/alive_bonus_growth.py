@@ -1,6 +1,7 @@
 """Does the learned alive bonus grow with refits alone? A fresh ensemble refitted on fixed labels.
 
     python scripts/alive_bonus_growth.py RUN_DIR [--refits 60] [--weight-decay 1e-4] [--seed 0]
+        [--keep-adam]
 
 With `--absorbing` r_hat is measured from r_abs, the reward of the state after an episode's
 end, in units of r_hat's std over the live steps of recent clips (reward_model's `normalize`);
@@ -12,6 +13,11 @@ the run's labels as they are at the end, fits a fresh ensemble (the run's own se
 arrive (`epochs` passes, warm-started), and prints after some of the refits the mean r_hat over
 the labelled clips' live steps and the held-out accuracy. The labels never change here: if the
 bonus still grows, it grows with the number of refits, not with what the labels say.
+
+Each refit starts a fresh Adam per member, as training does. `--keep-adam` keeps each member's
+Adam from refit to refit instead (its moment estimates carried on): a test of whether the fresh
+optimiser's steps, whose size does not shrink with the vanishing gradient of decided pairs, are
+what keeps the bonus growing.
 """
 
 from __future__ import annotations
@@ -33,7 +39,13 @@ from rlhf_from_scratch.utils.errors import ConfigError  # noqa: E402
 SHOWN = (1, 2, 5, 10, 20, 40, 60, 100, 200)
 
 
-def growth(run_dir: Path, refits: int = 60, weight_decay: float = 1e-4, seed: int = 0) -> list:
+def growth(
+    run_dir: Path,
+    refits: int = 60,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    keep_adam: bool = False,
+) -> list:
     """[(refit, mean r_hat per live step, held-out accuracy)] after the refits in SHOWN
     and the last."""
     _, _, learner = load_preference_run(run_dir)
@@ -49,6 +61,9 @@ def growth(run_dir: Path, refits: int = 60, weight_decay: float = 1e-4, seed: in
         raise ConfigError(f"'{run_dir}' reads frames: this script refits vector observations")
     obs_shape = (first.in_mean.numel(),)
     ensemble = RewardEnsemble(obs_shape, first.action_dim, first.discrete, config, seed)
+    if keep_adam:  # fit asks for an optimiser per member each refit: hand it the kept one
+        kept = dict(zip(map(id, ensemble.members), ensemble.optimizers))
+        ensemble._optimizer = lambda member: kept[id(member)]
     clips = [s for _, a, b, _ in labelled for s in (a, b)]
     obs, actions, _ = clip_steps(clips)
     rows = []
@@ -66,10 +81,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--refits", type=int, default=60)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--keep-adam", action="store_true", help="keep each member's Adam across refits"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    rows = growth(args.run, args.refits, args.weight_decay, args.seed)
-    print(f"{args.run.name}, weight decay {args.weight_decay:g}\n")
+    rows = growth(args.run, args.refits, args.weight_decay, args.seed, args.keep_adam)
+    adam = "Adam kept across refits" if args.keep_adam else "a fresh Adam each refit"
+    print(f"{args.run.name}, weight decay {args.weight_decay:g}, {adam}\n")
     print("| refits | r_hat per live step | held-out accuracy |")
     print("|---|---|---|")
     for refit, pay, acc in rows:

@@ -73,6 +73,11 @@ def test_the_growth_script_refits_a_fresh_ensemble_on_the_runs_labels(runs, caps
     assert alive_bonus_growth.growth(prefs, refits=3) == rows
     alive_bonus_growth.main([str(prefs), "--refits", "2"])
     assert "| 2 |" in capsys.readouterr().out
+    # --keep-adam: the first refit is the same fit; from the second on the kept moments differ
+    kept = alive_bonus_growth.growth(prefs, refits=3, keep_adam=True)
+    assert kept[0] == rows[0] and kept[1] != rows[1]
+    alive_bonus_growth.main([str(prefs), "--refits", "2", "--keep-adam"])
+    assert "Adam kept across refits" in capsys.readouterr().out
 
 
 def test_the_growth_script_needs_a_run_that_learned_an_alive_bonus(runs, tmp_path):
