@@ -61,14 +61,11 @@ def growth(
         raise ConfigError(f"'{run_dir}' reads frames: this script refits vector observations")
     obs_shape = (first.in_mean.numel(),)
     ensemble = RewardEnsemble(obs_shape, first.action_dim, first.discrete, config, seed)
-    if keep_adam:  # fit asks for an optimiser per member each refit: hand it the kept one
-        kept = dict(zip(map(id, ensemble.members), ensemble.optimizers))
-        ensemble._optimizer = lambda member: kept[id(member)]
     clips = [s for _, a, b, _ in labelled for s in (a, b)]
     obs, actions, _ = clip_steps(clips)
     rows = []
     for refit in range(1, refits + 1):
-        metrics = ensemble.fit(labelled, clips)
+        metrics = ensemble.fit(labelled, clips, fresh_optimizers=not keep_adam)
         if refit in SHOWN or refit == refits:
             pay = ensemble.reward(obs.float(), actions).mean().item()
             rows.append((refit, pay, metrics.get("rm_val_accuracy", float("nan"))))

@@ -316,9 +316,14 @@ class RewardEnsemble(nn.Module):
         return train, val
 
     def fit(
-        self, labelled: list[tuple[int, Segment, Segment, float]], recent: list[Segment]
+        self,
+        labelled: list[tuple[int, Segment, Segment, float]],
+        recent: list[Segment],
+        fresh_optimizers: bool = True,
     ) -> dict[str, float]:
-        """Refit every member on its bootstrap resample; normalise on `recent` clips."""
+        """Refit every member on its bootstrap resample; normalise on `recent` clips. Each
+        refit starts a fresh Adam per member; fresh_optimizers=False continues the members'
+        kept ones (`self.optimizers`) instead (scripts/alive_bonus_growth.py --keep-adam)."""
         c = self.config
         ids = [cid for cid, *_ in labelled]
         train_idx, val_idx = self.split(ids)
@@ -331,11 +336,11 @@ class RewardEnsemble(nn.Module):
                 torch.as_tensor(obs.std(0) + 1e-6).float(),
             )
         last_epoch = []  # each member's mean minibatch loss over its last pass
-        for member in self.members:
+        for k, member in enumerate(self.members):
             if not member.image:
                 member.in_mean.copy_(mean)
                 member.in_std.copy_(std)
-            optimizer = self._optimizer(member)
+            optimizer = self._optimizer(member) if fresh_optimizers else self.optimizers[k]
             sample = self.rng.choice(train_idx, size=len(train_idx), replace=True)  # bootstrap
             member.train()
             for _ in range(c.epochs):

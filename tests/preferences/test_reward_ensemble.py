@@ -55,6 +55,23 @@ def test_the_ensemble_recovers_a_known_linear_reward():
     assert abs(r_hat.mean()) < 0.3 and 0.7 < r_hat.std() < 1.3
 
 
+def test_a_refit_starts_a_fresh_adam_unless_asked_to_keep_the_members_own():
+    """fit() makes a new Adam per member each refit (training's way); fresh_optimizers=False
+    steps the members' kept ones, whose step counts then carry over from refit to refit."""
+    rng = np.random.default_rng(0)
+    ensemble, labelled, _ = fitted_on_the_linear_reward(40, rng)
+    steps = lambda: [  # noqa: E731
+        sum(int(v["step"]) for v in opt.state.values()) for opt in ensemble.optimizers
+    ]
+    assert steps() == [0, 0, 0]  # the refit above left the kept Adams alone
+    recent = [random_clip(rng) for _ in range(10)]
+    ensemble.fit(labelled, recent, fresh_optimizers=False)
+    once = steps()
+    assert all(n > 0 for n in once)
+    ensemble.fit(labelled, recent, fresh_optimizers=False)
+    assert steps() == [2 * n for n in once]
+
+
 @pytest.mark.parametrize(
     "train_loss,val_loss,expected",
     [(0.1, 0.3, 2e-4), (0.1, 0.12, 1e-4), (0.1, 0.15, 1e-4), (0.2, 0.1, 0.5e-4)],
