@@ -323,7 +323,8 @@ class RewardEnsemble(nn.Module):
     ) -> dict[str, float]:
         """Refit every member on its bootstrap resample; normalise on `recent` clips. Each
         refit starts a fresh Adam per member; fresh_optimizers=False continues the members'
-        kept ones (`self.optimizers`) instead (scripts/alive_bonus_growth.py --keep-adam)."""
+        kept ones (`self.optimizers`) instead (--rm-keep-adam; scripts/alive_bonus_growth.py
+        --keep-adam)."""
         c = self.config
         ids = [cid for cid, *_ in labelled]
         train_idx, val_idx = self.split(ids)
@@ -340,7 +341,12 @@ class RewardEnsemble(nn.Module):
             if not member.image:
                 member.in_mean.copy_(mean)
                 member.in_std.copy_(std)
-            optimizer = self._optimizer(member) if fresh_optimizers else self.optimizers[k]
+            if fresh_optimizers:
+                optimizer = self._optimizer(member)
+            else:  # the kept Adam, at the L2 coefficient the adaptive rule has reached
+                optimizer = self.optimizers[k]
+                for group in optimizer.param_groups:
+                    group["weight_decay"] = self.weight_decay
             sample = self.rng.choice(train_idx, size=len(train_idx), replace=True)  # bootstrap
             member.train()
             for _ in range(c.epochs):

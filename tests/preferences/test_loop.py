@@ -374,6 +374,7 @@ def test_labels_survive_a_resume_and_are_not_asked_again(tmp_path, monkeypatch):
         ("ppo", 200, 12, dict(rm_labels_per_step=0.3, rm_buffer=8, rm_val_every=3)),
         ("ppo", 200, 12, dict(rm_adaptive_l2=True)),  # the L2 coefficient reached so far
         ("ppo", 200, 12, dict(oracle_reward=True)),  # the true reward's scale at the last refit
+        ("ppo", 200, 12, dict(rm_keep_adam=True)),  # the kept Adams' moments
     ],
 )
 def test_a_killed_and_resumed_preference_run_ends_where_an_unbroken_run_ends(
@@ -498,6 +499,22 @@ def test_the_budgeted_refit_trains_its_labels_per_step_at_every_update(tmp_path,
     assert [v for _, v in calls] == [k % 3 == 0 for k in range(8)]
     rows = read_metrics(tmp_path)
     assert all("rm_train_loss" in row and "rm_val_accuracy" in row for row in rows)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_rm_keep_adam_refits_with_the_members_kept_adams(keep, tmp_path, monkeypatch):
+    """Every refit by epochs starts fresh Adams, or with --rm-keep-adam steps the kept ones
+    (whose moments are in the checkpoint: the resume test above)."""
+    fresh = []
+    fit = RewardEnsemble.fit
+
+    def spy(self, labelled, recent, fresh_optimizers=True):
+        fresh.append(fresh_optimizers)
+        return fit(self, labelled, recent, fresh_optimizers)
+
+    monkeypatch.setattr(RewardEnsemble, "fit", spy)
+    train(pendulum_ppo(total_steps=400 * 6, labels=20, rm_keep_adam=keep), tmp_path)
+    assert len(fresh) >= 2 and set(fresh) == {not keep}
 
 
 def tiny_pong(updates: int, **overrides):
