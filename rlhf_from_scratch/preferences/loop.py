@@ -63,8 +63,9 @@ class PreferenceConfig:
 
     # each member's Adam kept from refit to refit instead of a fresh one at each refit by
     # epochs: a fresh Adam's first steps have one size whatever the gradient's, so refits on
-    # decided pairs keep widening their margin (the learned alive bonus grows: 21 per step
-    # after 200 refits on fixed labels, 7 with this; benchmarks/preferences/four_algorithms)
+    # decided pairs keep widening their margin (the learned alive bonus: 21 per step after 200
+    # refits on fixed labels, 7 with this). Off: on CartPole it halved the bonus's growth but
+    # the policies did no better, -28 per run unscaled, -49 scaled (benchmarks/preferences/keep_adam)
     rm_keep_adam: bool = False
 
     # r_hat normalised to this std on recent clips
