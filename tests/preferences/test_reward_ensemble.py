@@ -68,8 +68,10 @@ def test_a_refit_starts_a_fresh_adam_unless_asked_to_keep_the_members_own():
     ensemble.fit(labelled, recent, fresh_optimizers=False)
     once = steps()
     assert all(n > 0 for n in once)
+    ensemble.weight_decay = 4e-4  # as the adaptive L2 rule would move it: the kept Adams follow
     ensemble.fit(labelled, recent, fresh_optimizers=False)
     assert steps() == [2 * n for n in once]
+    assert {g["weight_decay"] for opt in ensemble.optimizers for g in opt.param_groups} == {4e-4}
 
 
 @pytest.mark.parametrize(
