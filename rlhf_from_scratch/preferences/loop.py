@@ -65,7 +65,8 @@ class PreferenceConfig:
     # epochs: a fresh Adam's first steps have one size whatever the gradient's, so refits on
     # decided pairs keep widening their margin (the learned alive bonus: 21 per step after 200
     # refits on fixed labels, 7 with this). Off: on CartPole it halved the bonus's growth but
-    # the policies did no better, -28 per run unscaled, -49 scaled (benchmarks/preferences/keep_adam)
+    # the policies did no better, -28 per run unscaled, -49 scaled
+    # (benchmarks/preferences/keep_adam)
     rm_keep_adam: bool = False
 
     # r_hat normalised to this std on recent clips
