@@ -216,7 +216,7 @@ def default_config(algo: str, env: str, family_defaults: bool = False, **overrid
         # the learned alive bonus grows with every refit of the reward model, so r_hat goes
         # through the return scaling: on CartPole +145 over unscaled r_hat (standard error 24),
         # each of the four algorithms at 100 and 300 labels (benchmarks/preferences/four_algorithms);
-        # on InvertedPendulum and Hopper neither better nor worse (.../absorbing_mujoco)
+        # on InvertedPendulum and Hopper not measurably worse (.../absorbing_mujoco)
         preference_config["scale_returns"] = True
         preset["normalize_reward"] = True
     return TrainConfig(
