@@ -43,8 +43,17 @@ def mlp(in_dim: int, hidden: tuple[int, ...], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def scaled_frames(obs: torch.Tensor) -> torch.Tensor:
+    """uint8 frames [B, C, H, W] -> floats in [0, 1], stored channels-last, the memory order
+    in which the CPU's convolutions run these small filter banks faster (the same sums; PPO on
+    Pong 1.3x faster on one thread: benchmarks/atari/channels_last). A copy: a caller's float
+    frames are never scaled in place."""
+    return obs.to(torch.float32, memory_format=torch.channels_last, copy=True).div_(255.0)
+
+
 class NatureCNN(nn.Module):
-    """Mnih et al. 2015: 3 conv layers + 512 units; uint8 frames are divided by 255 here."""
+    """Mnih et al. 2015: 3 conv layers + 512 units; uint8 frames are divided by 255 here
+    (`scaled_frames`: the weights and frames channels-last)."""
 
     def __init__(self, in_channels: int, out_dim: int = 512):
         super().__init__()
@@ -58,10 +67,10 @@ class NatureCNN(nn.Module):
             nn.Flatten(),
             layer_init(nn.Linear(64 * 7 * 7, out_dim)),
             nn.ReLU(),
-        )
+        ).to(memory_format=torch.channels_last)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(obs.float() / 255.0)
+        return self.net(scaled_frames(obs))
 
 
 def is_image(space: gym.Space) -> bool:

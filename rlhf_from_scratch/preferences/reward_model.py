@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlhf_from_scratch.envs.policies import scaled_frames
 from rlhf_from_scratch.maths.bradley_terry import bradley_terry_loss
 from rlhf_from_scratch.preferences.segments import Segment
 from rlhf_from_scratch.utils.errors import check, check_positive
@@ -114,11 +115,25 @@ class RewardModelConfig:
         )
 
 
+class UniformDropout(nn.Dropout):
+    """nn.Dropout with its mask drawn as uniform numbers >= p: the same distribution, made
+    faster on the CPU than by torch's Bernoulli sampler, which took a large share of a
+    reward-model step on Atari frames (16 x 26 x 26 units per frame after the first conv layer;
+    benchmarks/atari/channels_last)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand_like(x) >= self.p
+        return x * keep.to(x.dtype).mul_(1 / (1 - self.p))
+
+
 class PreferenceCNN(nn.Module):
     """The paper's Atari reward predictor (Christiano et al. 2017, appendix A.2): four conv
     layers of 16 filters (7x7 stride 3, 5x5 stride 2, 3x3, 3x3), each with batch norm, leaky
     ReLU (0.01) and dropout; uint8 frames divided by 255. About a third of the Nature CNN's
-    multiply-adds per frame (3.2M against 8.6M)."""
+    multiply-adds per frame (3.2M against 8.6M). Weights and frames channels-last, as the
+    policy's (envs.policies.scaled_frames)."""
 
     def __init__(self, obs_shape: tuple[int, ...], dropout: float):
         super().__init__()
@@ -129,16 +144,16 @@ class PreferenceCNN(nn.Module):
                 nn.Conv2d(channels, 16, kernel, stride=stride),
                 nn.BatchNorm2d(16),
                 nn.LeakyReLU(0.01),
-                nn.Dropout(dropout),
+                UniformDropout(dropout),
             ]
             channels = 16
-        self.net = nn.Sequential(*layers, nn.Flatten())
+        self.net = nn.Sequential(*layers, nn.Flatten()).to(memory_format=torch.channels_last)
         with torch.no_grad():  # in eval mode, so the probe leaves batch norm's statistics alone
             self.out_dim = self.net.eval()(torch.zeros(1, *obs_shape)).shape[1]
         self.net.train()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(obs.float() / 255.0)
+        return self.net(scaled_frames(obs))
 
 
 class RewardNet(nn.Module):
@@ -397,13 +412,13 @@ class RewardEnsemble(nn.Module):
         recent: list[Segment],
         batches: int,
         validate: bool = True,
-        normalize_clips: int = 128,
+        normalize_steps: int = 800,
     ) -> dict[str, float]:
         """`batches` minibatches per member on the newest `buffer` labels (the budget mode).
 
         Each member draws its pairs in proportion to its bootstrap counts and keeps its Adam
-        from call to call; each output is then normalised on up to `normalize_clips` random
-        recent clips, and the held-out pairs are scored when `validate` (a pass over all of
+        from call to call; each output is then normalised on up to `normalize_steps` random
+        steps of the recent clips, and the held-out pairs are scored when `validate` (a pass over all of
         them: the caller decides how often). The input standardisation of vector observations
         stays what the first (`fit`) set: moving it under a running Adam would shift every
         member's inputs at once."""
@@ -429,9 +444,7 @@ class RewardEnsemble(nn.Module):
                 batch = [labelled[train_idx[i]] for i in picks]
                 losses.append(self._step(member, self.optimizers[k], batch))
         self.fits += 1
-        if len(recent) > normalize_clips:
-            recent = [recent[i] for i in self.rng.choice(len(recent), normalize_clips, False)]
-        self.normalize(recent)
+        self.normalize(recent, steps=normalize_steps)
         metrics = {"rm_train_loss": float(np.mean(losses))} if losses else {}
         if validate and val_idx:
             metrics.update(self.evaluate([labelled[i] for i in val_idx]))
@@ -473,13 +486,25 @@ class RewardEnsemble(nn.Module):
         return torch.cat([self.frames[(pair[0], side)] for pair in batch])
 
     @torch.no_grad()
-    def normalize(self, segments: list[Segment]) -> None:
+    def normalize(self, segments: list[Segment], steps: int | None = None) -> None:
         """Each member's output to mean 0, std 1 over these clips (the learner then gets
-        x target_std + target_mean). With `absorbing`, r_abs is the zero instead of the mean."""
+        x target_std + target_mean). With `absorbing`, r_abs is the zero instead of the mean.
+        `steps`: over at most this many of the clips' steps, drawn at random (fit_batches, at
+        every update: 800 frames from all the recent clips, where it read every frame of 128
+        of them until 2026-12-07, a quarter of the cost)."""
         if not segments:
             return
-        obs = self._tensor(np.concatenate([s.obs[s.alive()] for s in segments]))
-        actions = self._tensor(np.concatenate([s.actions[s.alive()] for s in segments]))
+        alive = [np.flatnonzero(s.alive()) for s in segments]
+        if steps is not None and sum(map(len, alive)) > steps:
+            clip = np.repeat(np.arange(len(segments)), [len(a) for a in alive])
+            pick = self.rng.choice(len(clip), steps, replace=False)
+            where = list(zip(clip[pick], np.concatenate(alive)[pick]))
+            obs = np.stack([segments[i].obs[t] for i, t in where])
+            actions = np.stack([segments[i].actions[t] for i, t in where])
+        else:
+            obs = np.concatenate([s.obs[a] for s, a in zip(segments, alive)])
+            actions = np.concatenate([s.actions[a] for s, a in zip(segments, alive)])
+        obs, actions = self._tensor(obs), self._tensor(actions)
         for member in self.members:
             member.eval()
             out = torch.cat(

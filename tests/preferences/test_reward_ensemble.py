@@ -388,6 +388,43 @@ def test_the_atari_reward_net_is_the_papers_cnn():
     assert torch.allclose(frames_only(same, torch.arange(6)), frames_only(frames[:1], actions[:1]))
 
 
+def test_uniform_dropout_keeps_1_minus_p_and_the_mean():
+    from rlhf_from_scratch.preferences.reward_model import UniformDropout
+
+    torch.manual_seed(0)
+    drop, x = UniformDropout(0.3), torch.full((200_000,), 2.0, requires_grad=True)
+    y = drop.train()(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005
+    assert torch.allclose(y[kept], torch.tensor(2.0 / 0.7))  # survivors scaled by 1 / (1 - p)
+    assert abs(y.mean().item() - 2.0) < 0.02
+    y.sum().backward()  # the gradient flows through the kept units only, with the same scale
+    assert torch.equal(x.grad, kept.float() / 0.7)
+    assert drop.eval()(x) is x and UniformDropout(0.0).train()(x) is x
+
+
+def test_normalising_on_a_sample_of_steps():
+    rng = np.random.default_rng(4)
+    clips = [random_clip(rng) for _ in range(300)]  # 3000 steps
+    obs = torch.as_tensor(np.concatenate([c.obs for c in clips]))
+    act = torch.as_tensor(np.concatenate([c.actions for c in clips]))
+    every = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(), seed=0)
+    every.normalize(clips)
+    r = every.member_rewards(obs, act)  # [members, steps]
+    assert r.mean(1).abs().max() < 1e-4 and (r.std(1) - 1).abs().max() < 1e-3
+    sampled = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(), seed=0)
+    seen = []
+    for member in sampled.members:
+        member.register_forward_hook(lambda module, args, out: seen.append(len(out)))
+    sampled.normalize(clips, steps=800)
+    assert seen == [800] * 3  # each member read 800 steps, not 3000
+    r = sampled.member_rewards(obs, act)  # and they stand for all 3000
+    assert r.mean(1).abs().max() < 0.1 and (r.std(1) - 1).abs().max() < 0.1
+    whole = RewardEnsemble((OBS,), ACT, False, RewardModelConfig(), seed=0)
+    whole.normalize(clips, steps=5000)  # more than there are: every step, as without `steps`
+    assert torch.equal(whole.reward(obs, act), every.reward(obs, act))
+
+
 def test_frames_kept_on_the_device_give_the_same_fit_and_only_the_buffer_is_kept():
     """The GPU path's cache of labelled clips, run on the CPU: the same losses as without it."""
     rng = np.random.default_rng(2)
