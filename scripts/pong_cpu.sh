@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Issue 3's Pong target on a CPU, a few hours at a time: PPO on Pong-v5 from 3300 synthetic
+# labels, 10M steps, seed 1 (the run `device_session.sh pref` makes on a GPU), on 2 torch
+# threads. At ~70-90 steps/s it is a ~35-hour run: each call of `start` resumes it from its
+# newest checkpoint (every 10 updates, ~2.5 minutes), so a killed run loses at most that.
+#
+#   bash scripts/pong_cpu.sh start      # start it, or resume it, in the background
+#   bash scripts/pong_cpu.sh status     # is it running; its last metrics row
+#   bash scripts/pong_cpu.sh snapshot   # config + metrics into benchmarks/ (to commit)
+#
+# PONG_RUN: the run directory (default /work/pong/pong-pref-3300-s1; outside the repository:
+# its checkpoints are 23 MB each and its preference store grows to ~31 MB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=${PONG_RUN:-/work/pong/pong-pref-3300-s1}
+PY=${PYTHON:-.venv/bin/python}
+OUT=benchmarks/atari/preferences/runs/$(basename "$RUN")-cpu
+
+running() { pgrep -f -- "--run-dir $RUN( |$)" > /dev/null; }
+
+case "${1:-status}" in
+  start)
+    if running; then echo "already running: $RUN"; exit 0; fi
+    mkdir -p "$RUN"
+    RESUME=""; [ -f "$RUN/config.json" ] && RESUME=--resume
+    echo "$(date -u +%FT%TZ) start $RESUME at $(git rev-parse --short HEAD)" >> "$RUN/sessions.log"
+    MUJOCO_GL=egl setsid nohup "$PY" -m rlhf_from_scratch train --algo ppo --env Pong-v5 \
+      --reward preferences --labels 3300 --seed 1 --torch-threads 2 --checkpoint-every 10 \
+      --run-dir "$RUN" --quiet $RESUME >> "$RUN/train.log" 2>&1 < /dev/null &
+    echo "started (pid $!): $RUN, log $RUN/train.log" ;;
+  status)
+    running && echo "running: $RUN" || echo "not running: $RUN"
+    [ -f "$RUN/metrics.jsonl" ] && "$PY" - "$RUN" <<'EOF'
+import json, sys
+from rlhf_from_scratch.utils.rundir import read_metrics
+rows = read_metrics(sys.argv[1])
+last = rows[-1]
+keys = ("step", "recent_return", "labels_used", "steps_per_second", "entropy",
+        "rm_val_accuracy", "rm_val_accuracy_recent", "rm_true_corr")
+print(json.dumps({k: last.get(k) for k in keys}))
+EOF
+    tail -2 "$RUN/sessions.log" 2>/dev/null || true ;;
+  snapshot)
+    mkdir -p "$OUT"
+    cp "$RUN/config.json" "$RUN/sessions.log" "$OUT/"
+    cp "$RUN/metrics.jsonl" "$OUT/metrics.jsonl"
+    [ -f "$RUN/summary.json" ] && cp "$RUN/summary.json" "$OUT/"
+    "$PY" -c "from rlhf_from_scratch.utils.rundir import compress_metrics as c; import sys; c(sys.argv[1])" "$OUT"
+    echo "snapshot in $OUT" ;;
+  *) echo "usage: $0 start|status|snapshot" >&2; exit 2 ;;
+esac
