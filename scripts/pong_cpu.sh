@@ -15,19 +15,20 @@ cd "$(dirname "$0")/.."
 RUN=${PONG_RUN:-/work/pong/pong-pref-3300-s1}
 PY=${PYTHON:-.venv/bin/python}
 OUT=benchmarks/atari/preferences/runs/$(basename "$RUN")-cpu
+LOG=$RUN.train.log SESSIONS=$RUN.sessions.log  # beside the run directory, which train owns
 
 running() { pgrep -f -- "--run-dir $RUN( |$)" > /dev/null; }
 
 case "${1:-status}" in
   start)
     if running; then echo "already running: $RUN"; exit 0; fi
-    mkdir -p "$RUN"
+    mkdir -p "$(dirname "$RUN")"
     RESUME=""; [ -f "$RUN/config.json" ] && RESUME=--resume
-    echo "$(date -u +%FT%TZ) start $RESUME at $(git rev-parse --short HEAD)" >> "$RUN/sessions.log"
+    echo "$(date -u +%FT%TZ) start $RESUME at $(git rev-parse --short HEAD)" >> "$SESSIONS"
     MUJOCO_GL=egl setsid nohup "$PY" -m rlhf_from_scratch train --algo ppo --env Pong-v5 \
       --reward preferences --labels 3300 --seed 1 --torch-threads 2 --checkpoint-every 10 \
-      --run-dir "$RUN" --quiet $RESUME >> "$RUN/train.log" 2>&1 < /dev/null &
-    echo "started (pid $!): $RUN, log $RUN/train.log" ;;
+      --run-dir "$RUN" --quiet $RESUME >> "$LOG" 2>&1 < /dev/null &
+    echo "started (pid $!): $RUN, log $LOG" ;;
   status)
     running && echo "running: $RUN" || echo "not running: $RUN"
     [ -f "$RUN/metrics.jsonl" ] && "$PY" - "$RUN" <<'EOF'
@@ -39,10 +40,10 @@ keys = ("step", "recent_return", "labels_used", "steps_per_second", "entropy",
         "rm_val_accuracy", "rm_val_accuracy_recent", "rm_true_corr")
 print(json.dumps({k: last.get(k) for k in keys}))
 EOF
-    tail -2 "$RUN/sessions.log" 2>/dev/null || true ;;
+    tail -2 "$SESSIONS" 2>/dev/null || true ;;
   snapshot)
     mkdir -p "$OUT"
-    cp "$RUN/config.json" "$RUN/sessions.log" "$OUT/"
+    cp "$RUN/config.json" "$OUT/" && cp "$SESSIONS" "$OUT/sessions.log"
     cp "$RUN/metrics.jsonl" "$OUT/metrics.jsonl"
     [ -f "$RUN/summary.json" ] && cp "$RUN/summary.json" "$OUT/"
     "$PY" -c "from rlhf_from_scratch.utils.rundir import compress_metrics as c; import sys; c(sys.argv[1])" "$OUT"
