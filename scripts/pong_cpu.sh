@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Issue 3's Pong target on a CPU, a few hours at a time: PPO on Pong-v5 from 3300 synthetic
 # labels, 10M steps, seed 1 (the run `device_session.sh pref` makes on a GPU), on 2 torch
-# threads. At ~70-90 steps/s it is a ~35-hour run: each call of `start` resumes it from its
-# newest checkpoint (every 10 updates, ~2.5 minutes), so a killed run loses at most that.
+# threads. At the ~96 steps/s measured on the 2-core development machine it is a ~29-hour run:
+# each call of `start` resumes it from its newest checkpoint (every 10 updates, ~2 minutes), so
+# a killed run loses at most that.
 #
 #   bash scripts/pong_cpu.sh start      # start it, or resume it, in the background
 #   bash scripts/pong_cpu.sh status     # is it running; its last metrics row
-#   bash scripts/pong_cpu.sh snapshot   # config + metrics into benchmarks/ (to commit)
+#   bash scripts/pong_cpu.sh snapshot   # config + metrics into benchmarks/, and the curve beside
+#                                       # true-reward PPO's (benchmarks/atari/preferences/pong_cpu.png)
 #
 # PONG_RUN: the run directory (default /work/pong/pong-pref-3300-s1; outside the repository:
 # its checkpoints are 23 MB each and its preference store grows to ~31 MB).
@@ -47,6 +49,9 @@ EOF
     cp "$RUN/metrics.jsonl" "$OUT/metrics.jsonl"
     [ -f "$RUN/summary.json" ] && cp "$RUN/summary.json" "$OUT/"
     "$PY" -c "from rlhf_from_scratch.utils.rundir import compress_metrics as c; import sys; c(sys.argv[1])" "$OUT"
-    echo "snapshot in $OUT" ;;
+    "$PY" -m rlhf_from_scratch plot "$OUT" benchmarks/atari/runs/ppo-Pong-v5-s1 --title "Pong-v5, PPO" \
+      --names "preferences, 3300 labels (CPU, 8 envs)" "true reward (GPU, 16 envs)" \
+      --out benchmarks/atari/preferences/pong_cpu.png
+    echo "snapshot in $OUT, curve in benchmarks/atari/preferences/pong_cpu.png" ;;
   *) echo "usage: $0 start|status|snapshot" >&2; exit 2 ;;
 esac
