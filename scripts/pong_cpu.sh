@@ -12,10 +12,15 @@
 #
 # PONG_RUN: the run directory (default /work/pong/pong-pref-3300-s1; outside the repository:
 # its checkpoints are 23 MB each and its preference store grows to ~31 MB).
+# PONG_THREADS: torch threads (default 2). Two threads want both cores to themselves: while the
+# test suite ran beside it (at nice 10) an update took 45-65 s instead of 10, the threads
+# waiting on each other. To share the machine, resume it with PONG_THREADS=1 (a resume may
+# change the thread count: envs.train.RUNTIME_SETTINGS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${PONG_RUN:-/work/pong/pong-pref-3300-s1}
 PY=${PYTHON:-.venv/bin/python}
+THREADS=${PONG_THREADS:-2}
 OUT=benchmarks/atari/preferences/runs/$(basename "$RUN")-cpu
 LOG=$RUN.train.log SESSIONS=$RUN.sessions.log  # beside the run directory, which train owns
 
@@ -26,9 +31,10 @@ case "${1:-status}" in
     if running; then echo "already running: $RUN"; exit 0; fi
     mkdir -p "$(dirname "$RUN")"
     RESUME=""; [ -f "$RUN/config.json" ] && RESUME=--resume
-    echo "$(date -u +%FT%TZ) start $RESUME at $(git rev-parse --short HEAD)" >> "$SESSIONS"
+    echo "$(date -u +%FT%TZ) start $RESUME at $(git rev-parse --short HEAD), $THREADS threads" \
+      >> "$SESSIONS"
     MUJOCO_GL=egl setsid nohup "$PY" -m rlhf_from_scratch train --algo ppo --env Pong-v5 \
-      --reward preferences --labels 3300 --seed 1 --torch-threads 2 --checkpoint-every 10 \
+      --reward preferences --labels 3300 --seed 1 --torch-threads "$THREADS" --checkpoint-every 10 \
       --run-dir "$RUN" --quiet $RESUME >> "$LOG" 2>&1 < /dev/null &
     echo "started (pid $!): $RUN, log $LOG" ;;
   status)

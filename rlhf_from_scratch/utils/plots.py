@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from rlhf_from_scratch.utils.errors import ConfigError
-from rlhf_from_scratch.utils.rundir import read_metrics
+from rlhf_from_scratch.utils.rundir import RUNTIME_SETTINGS, read_metrics
 
-# Settings that never change what is learned: runs differing only in these are seeds of one curve.
-BOOKKEEPING = frozenset({"seed", "log_every", "checkpoint_every"})
+# Runs differing only in these are seeds of one curve.
+BOOKKEEPING = RUNTIME_SETTINGS | {"seed"}
 
 
 def same_settings(a: dict, b: dict) -> bool:

@@ -83,11 +83,18 @@ def final_return(run_dir: str | Path) -> float | None:
     return json.loads(summary.read_text()).get("eval_return_mean") if summary.exists() else None
 
 
+# How a run is executed and logged, not what it learns: a resume may change them (a run
+# started on 2 threads goes on with 1 while the machine does other work; its sums then round
+# differently in the last bits, as on another machine), and `rlhf plot` averages over them.
+RUNTIME_SETTINGS = frozenset({"torch_threads", "checkpoint_every", "log_every"})
+
+
 class RunDir:
     """Opens (or resumes) a run directory and writes config, metrics, checkpoints and summary.
 
     A directory that already holds a *different* run is refused: the message names the keys
-    whose values differ. The same run is continued only with resume=True. `canonical`, where
+    whose values differ (RUNTIME_SETTINGS aside). The same run is continued only with
+    resume=True. `canonical`, where
     given, maps a config to the form in which two configs are compared (e.g. nested settings
     equal to their defaults dropped); config.json keeps the config as given.
     """
@@ -114,7 +121,7 @@ class RunDir:
             # Settings that a newer version added are not in an older run's config: only the
             # settings the old run recorded are compared. (Nested settings, e.g. algo_config,
             # record only what differs from the defaults: there a missing key is a default.)
-            differ = sorted(k for k in old if old[k] != new.get(k))
+            differ = sorted(k for k in old.keys() - RUNTIME_SETTINGS if old[k] != new.get(k))
             if differ:
                 detail = ", ".join(
                     f"{k}: {old.get(k)!r} there vs {new.get(k)!r} now" for k in differ[:5]

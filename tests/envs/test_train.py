@@ -370,6 +370,20 @@ def test_a_run_from_before_a_default_changed_continues_when_the_old_setting_is_n
         RunDir(tmp_path, config(scale_returns=False, labels=300), resume=True, canonical=comparable)
 
 
+def test_a_run_continues_on_another_thread_count_or_checkpoint_interval(tmp_path):
+    from rlhf_from_scratch.utils.rundir import RunDir
+
+    def config(**settings) -> dict:
+        return dataclasses.asdict(default_config("ppo", "CartPole-v1", **settings))
+
+    RunDir(tmp_path, config(torch_threads=2), tensorboard=False).close()
+    runtime = config(torch_threads=1, checkpoint_every=3, log_every=7)
+    RunDir(tmp_path, runtime, resume=True, tensorboard=False).close()
+    assert json.loads((tmp_path / "config.json").read_text())["torch_threads"] == 1
+    with pytest.raises(ConfigError, match="different run.*seed"):  # what it learns: refused
+        RunDir(tmp_path, config(seed=2, torch_threads=2), resume=True, tensorboard=False)
+
+
 def test_plot_averages_runs_that_differ_only_in_the_seed(tmp_path, capsys):
     from rlhf_from_scratch.utils.plots import group_runs
 
