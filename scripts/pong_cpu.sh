@@ -15,7 +15,7 @@
 # PONG_THREADS: torch threads (default 2). Two threads want both cores to themselves: while the
 # test suite ran beside it (at nice 10) an update took 45-65 s instead of 10, the threads
 # waiting on each other. To share the machine, resume it with PONG_THREADS=1 (a resume may
-# change the thread count: envs.train.RUNTIME_SETTINGS).
+# change the thread count: utils.rundir.RUNTIME_SETTINGS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${PONG_RUN:-/work/pong/pong-pref-3300-s1}

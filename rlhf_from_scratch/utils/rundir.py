@@ -94,9 +94,9 @@ class RunDir:
 
     A directory that already holds a *different* run is refused: the message names the keys
     whose values differ (RUNTIME_SETTINGS aside). The same run is continued only with
-    resume=True. `canonical`, where
-    given, maps a config to the form in which two configs are compared (e.g. nested settings
-    equal to their defaults dropped); config.json keeps the config as given.
+    resume=True. `canonical`, where given, maps a config to the form in which two configs are
+    compared (e.g. nested settings equal to their defaults dropped); config.json keeps the
+    config as given.
     """
 
     def __init__(
