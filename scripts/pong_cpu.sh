@@ -42,11 +42,15 @@ case "${1:-status}" in
     [ -f "$RUN/metrics.jsonl" ] && "$PY" - "$RUN" <<'EOF'
 import json, sys
 from rlhf_from_scratch.utils.rundir import read_metrics
-rows = read_metrics(sys.argv[1])
-last = rows[-1]
-keys = ("step", "recent_return", "labels_used", "steps_per_second", "entropy",
-        "rm_val_accuracy", "rm_val_accuracy_recent", "rm_true_corr")
+rows = [r for r in read_metrics(sys.argv[1]) if "wall_seconds" in r]
+last, back = rows[-1], rows[max(0, len(rows) - 20)]
+keys = ("step", "recent_return", "labels_used", "entropy", "rm_val_accuracy",
+        "rm_val_accuracy_recent", "rm_true_corr")
 print(json.dumps({k: last.get(k) for k in keys}))
+if last["wall_seconds"] > back["wall_seconds"]:  # the rate of the last 20 rows of this stretch
+    rate = (last["step"] - back["step"]) / (last["wall_seconds"] - back["wall_seconds"])
+    hours = (10_000_000 - last["step"]) / max(rate, 1e-9) / 3600
+    print(f"{rate:.0f} steps/s lately: 10M steps in {hours:.0f} more hours at that rate")
 EOF
     tail -2 "$SESSIONS" 2>/dev/null || true ;;
   snapshot)
