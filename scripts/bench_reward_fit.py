@@ -1,4 +1,4 @@
-"""What one refit of the Atari reward model costs, by the number of labels (CPU, 1 thread).
+"""What one refit of the Atari reward model costs, by the number of labels (CPU; `--threads`).
 
     python scripts/bench_reward_fit.py --labels 100 200 --epochs 8
     python scripts/bench_reward_fit.py --labels 300 --no-fit --updates 5 --threads 1 2
