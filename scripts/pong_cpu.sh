@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 3's Pong target on a CPU, a few hours at a time: PPO on Pong-v5 from 3300 synthetic
 # labels, 10M steps, seed 1 (the run `device_session.sh pref` makes on a GPU), on 2 torch
-# threads. At the ~96 steps/s measured on the 2-core development machine it is a ~29-hour run:
+# threads. At the ~90 steps/s of its first stretch (2-core development machine) a ~30-hour run:
 # each call of `start` resumes it from its newest checkpoint (every 10 updates, ~2 minutes), so
 # a killed run loses at most that.
 #
