@@ -86,6 +86,7 @@ def preference_table(rows: list[dict], meta: dict, labels: int) -> list[str]:
         f"- command: `{meta['command']}`",
         f"- date: {meta['date']}",
         f"- machine: {meta['cpu']}, {meta['cores']} cores visible, torch {meta['torch']}, no GPU",
+        f"- freed memory kept (utils.machine.keep_freed_memory): {meta['freed_memory_kept']}",
         f"- `rlhf train --algo ppo --env ENV --reward preferences --labels {labels}` with the"
         " Atari defaults (PPO: 8 envs x 128 steps; reward model: the paper's CNN, 3 members,"
         " trained at 0.1 labels per env step on the newest 3000 labels); the first `steps` of"
@@ -131,6 +132,8 @@ def main() -> None:
         command += f" --reward preferences --labels {args.labels}"
     meta = {"command": command, "date": machine["date"], "cpu": machine["cpu"]}
     meta.update(cores=machine["cores"], torch=torch.__version__)
+    # train's keep_freed_memory (RLHF_KEEP_FREED_MEMORY=0: off; code before it: absent)
+    meta["freed_memory_kept"] = machine.get("freed_memory_kept", False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = "cpu_steps_per_second" + ("_preferences" if preferences else "")
@@ -146,6 +149,7 @@ def main() -> None:
         f"- command: `{command}`",
         f"- date: {meta['date']}",
         f"- machine: {meta['cpu']}, {meta['cores']} cores visible, torch {meta['torch']}, no GPU",
+        f"- freed memory kept (utils.machine.keep_freed_memory): {meta['freed_memory_kept']}",
         "- steps are agent steps (4 emulator frames each); the Atari PPO defaults (8 envs x 128"
         " steps, Nature CNN, 4 epochs x 4 minibatches); steps/s counts training only (the run's"
         " own summary), the last column includes building the envs and the model",

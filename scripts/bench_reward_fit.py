@@ -25,6 +25,7 @@ import torch
 from rlhf_from_scratch.preferences import reward_model
 from rlhf_from_scratch.preferences.reward_model import RewardEnsemble, RewardModelConfig
 from rlhf_from_scratch.preferences.segments import Segment
+from rlhf_from_scratch.utils import machine
 
 
 def main() -> None:
@@ -39,6 +40,8 @@ def main() -> None:
         "--no-actions", action="store_true", help="r_hat of the frames alone (the Atari default)"
     )
     args = parser.parse_args()
+    # as `train` does (RLHF_KEEP_FREED_MEMORY=0: off); code from before it had no such call
+    kept = hasattr(machine, "keep_freed_memory") and machine.keep_freed_memory()
     rng = np.random.default_rng(0)
 
     def clip() -> Segment:
@@ -54,6 +57,7 @@ def main() -> None:
             config.actions = False
         ensemble = RewardEnsemble((4, 84, 84), 6, True, config, seed=0)
         row = {"labels": n, "threads": threads, "module": reward_model.__file__}
+        row["freed_memory_kept"] = kept
         if not args.no_fit:
             t0 = time.perf_counter()
             ensemble.fit(labelled, recent)

@@ -44,7 +44,7 @@ from rlhf_from_scratch.envs.rollout import (
 from rlhf_from_scratch.preferences.loop import PreferenceConfig, PreferenceLearner
 from rlhf_from_scratch.preferences.segments import segment_length
 from rlhf_from_scratch.utils.errors import ConfigError, check, check_positive
-from rlhf_from_scratch.utils.machine import machine_info
+from rlhf_from_scratch.utils.machine import keep_freed_memory, machine_info
 from rlhf_from_scratch.utils.rundir import RunDir
 from rlhf_from_scratch.utils.seeding import rng_state, set_rng_state, set_seed
 
@@ -357,6 +357,7 @@ def train(
     on_start(step) is called once the run has been built and checked (the step it starts from),
     on_update(step, metrics) after every update."""
     torch.set_num_threads(config.torch_threads)
+    keep_freed_memory()  # large tensors reuse freed pages: faster on the CPU, the same sums
     set_seed(config.seed)
     envs, policy, algo, reward_transform, total_updates = build(config)
     run = RunDir(run_dir, asdict(config), resume=resume, canonical=comparable)

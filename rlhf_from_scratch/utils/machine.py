@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 import time
@@ -46,6 +47,38 @@ def software_versions() -> dict:
     return versions
 
 
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+_freed_memory_kept = False
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep the memory a process frees, for the next tensor of that size.
+
+    By default every block over 32 MB gets its own mmap and goes back to the system when freed,
+    so each large tensor a training step makes (an Atari minibatch of float frames: 90-360 MB)
+    starts on fresh pages, faulted in one 4 KB page at a time: on the 2-core machine a quarter of
+    the Pong preference run's CPU time was the kernel's (200,000 page faults a second). With
+    large blocks taken from the heap and the heap never trimmed, the reward model's update ran
+    1.7x faster and PPO's 1.2x (benchmarks/atari/malloc). The sums are the same; what it costs
+    is that a process keeps its peak memory until it ends.
+
+    Process-wide, called by `train` (and the Atari benchmarks); RLHF_KEEP_FREED_MEMORY=0 turns
+    it off. True where it took effect: Linux with glibc, not where mallopt is missing or refuses.
+    """
+    global _freed_memory_kept
+    if os.environ.get("RLHF_KEEP_FREED_MEMORY", "1") == "0" or platform.system() != "Linux":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # no block gets its own mmap; the heap's free top is returned only past 2 GB
+    kept = mallopt(M_MMAP_MAX, 0) == 1 and mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    _freed_memory_kept = _freed_memory_kept or kept
+    return kept
+
+
 def machine_info() -> dict:
     """CPU, cores, GPU (if any), the software versions and the date, for a benchmark's header
     and every run's summary.json: a seed gives the same run again only on the same CPU kind and
@@ -57,6 +90,7 @@ def machine_info() -> dict:
         "cores": os.cpu_count(),
         **software_versions(),
         "torch_threads": torch.get_num_threads(),
+        "freed_memory_kept": _freed_memory_kept,  # keep_freed_memory: same sums, faster on CPU
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     if torch.cuda.is_available():
