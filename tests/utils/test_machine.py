@@ -5,15 +5,15 @@ import sys
 
 import pytest
 
-# In a fresh process, so that this one's allocator keeps its settings: fifteen 64 MB float
+# In a fresh process, so that this one's allocator keeps its settings: twenty 64 MB float
 # tensors made and freed one after another; prints what keep_freed_memory returned, what
-# machine_info records, and the page faults of the last five (the first few grow the heap).
+# machine_info records, and the page faults of the last ten (the first few grow the heap).
 ALLOCATE = """
 import resource, sys, torch
 from rlhf_from_scratch.utils.machine import keep_freed_memory, machine_info
 kept = keep_freed_memory() if sys.argv[1] == "keep" else False
 frames = torch.zeros(16 * 2**20, dtype=torch.uint8)
-for i in range(15):
+for i in range(20):
     if i == 10:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     floats = frames.to(torch.float32)
@@ -43,9 +43,9 @@ def test_kept_memory_is_reused_instead_of_faulted_in_again():
     default, recorded, default_faults = allocate("default")
     assert (default, recorded) == ("False", "False")
     # 64 MB is 16,384 pages: by default each new tensor faults all of them in again; kept, the
-    # last five reuse the pages of the first ones
-    assert default_faults > 5 * 16_384 * 0.9
-    assert kept_faults < 16_384
+    # last ten reuse the pages of the first ones (one or two of them may still grow the heap)
+    assert default_faults > 10 * 16_384 * 0.9
+    assert kept_faults <= 2 * 16_384
 
 
 def test_keep_freed_memory_can_be_turned_off():
