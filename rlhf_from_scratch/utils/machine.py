@@ -59,7 +59,7 @@ def keep_freed_memory() -> bool:
     starts on fresh pages, faulted in one 4 KB page at a time: on the 2-core machine a quarter of
     the Pong preference run's CPU time was the kernel's (200,000 page faults a second). With
     large blocks taken from the heap and the heap never trimmed, the reward model's update ran
-    1.7x faster and PPO's 1.2x (benchmarks/atari/malloc). The sums are the same; what it costs
+    1.7x faster and PPO's 1.2x (benchmarks/atari/cpu_overheads). The sums are the same; what it costs
     is that a process keeps its peak memory until it ends.
 
     Process-wide, called by `train` (and the Atari benchmarks); RLHF_KEEP_FREED_MEMORY=0 turns

@@ -403,6 +403,30 @@ def test_uniform_dropout_keeps_1_minus_p_and_the_mean():
     assert drop.eval()(x) is x and UniformDropout(0.0).train()(x) is x
 
 
+@pytest.mark.parametrize("order", [torch.contiguous_format, torch.channels_last])
+def test_dropout_at_one_half_flips_a_fair_coin_per_unit(order):
+    """p = 0.5 draws its mask from the bits of random bytes: half of the units in every
+    channel and at every position, each kept unit doubled, the layout of the input kept."""
+    from rlhf_from_scratch.preferences.reward_model import UniformDropout
+
+    torch.manual_seed(0)
+    x = torch.full((64, 16, 26, 26), 3.0).contiguous(memory_format=order).requires_grad_()
+    y = UniformDropout(0.5).train()(x)
+    assert y.is_contiguous(memory_format=order)
+    kept = (y != 0).float()
+    assert set(y.unique().tolist()) == {0.0, 6.0}
+    assert abs(kept.mean().item() - 0.5) < 0.003
+    assert (kept.mean((0, 2, 3)) - 0.5).abs().max() < 0.01  # no channel favoured
+    assert (kept.mean((0, 1)) - 0.5).abs().max() < 0.075  # nor any position (1024 units each)
+    # neighbours in memory are independent: a kept unit's next one is kept half the time
+    flat = kept.permute(0, 2, 3, 1).flatten() if order == torch.channels_last else kept.flatten()
+    assert abs((flat[1:] * flat[:-1]).mean().item() - 0.25) < 0.003
+    y.sum().backward()
+    assert torch.equal(x.grad, kept * 2)
+    odd = torch.ones(7, 3)  # a size that is not a multiple of 8
+    assert UniformDropout(0.5).train()(odd).shape == (7, 3)
+
+
 def test_normalising_on_a_sample_of_steps():
     rng = np.random.default_rng(4)
     clips = [random_clip(rng) for _ in range(300)]  # 3000 steps
