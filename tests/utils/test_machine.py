@@ -26,7 +26,7 @@ print(kept, machine_info()["freed_memory_kept"], faults)
 def allocate(mode: str, **env: str) -> tuple[str, str, int]:
     out = subprocess.run(
         [sys.executable, "-c", ALLOCATE, mode],
-        env={**os.environ, **env},
+        env={**os.environ, "RLHF_KEEP_FREED_MEMORY": "1", **env},
         capture_output=True,
         text=True,
         check=True,
