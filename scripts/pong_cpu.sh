@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 3's Pong target on a CPU, a few hours at a time: PPO on Pong-v5 from 3300 synthetic
 # labels, 10M steps, seed 1 (the run `device_session.sh pref` makes on a GPU), on 2 torch
-# threads. At the ~90 steps/s of its first stretch (2-core development machine) a ~30-hour run:
+# threads. At the ~120 steps/s it made after the speed-ups of session 51 (2-core development
+# machine: benchmarks/atari/cpu_overheads) some 20 more hours from 1.19M steps:
 # each call of `start` resumes it from its newest checkpoint (every 10 updates, ~2 minutes), so
 # a killed run loses at most that.
 #
