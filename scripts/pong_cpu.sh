@@ -2,9 +2,9 @@
 # Issue 3's Pong target on a CPU, a few hours at a time: PPO on Pong-v5 from 3300 synthetic
 # labels, 10M steps, seed 1 (the run `device_session.sh pref` makes on a GPU), on 2 torch
 # threads. At the ~120 steps/s it made after the speed-ups of session 51 (2-core development
-# machine: benchmarks/atari/cpu_overheads) some 20 more hours from 1.19M steps:
-# each call of `start` resumes it from its newest checkpoint (every 10 updates, ~2 minutes), so
-# a killed run loses at most that.
+# machine: benchmarks/atari/cpu_overheads) it needs some 20 more hours from 1.19M steps. Each
+# call of `start` resumes it from its newest checkpoint (every 10 updates, ~2 minutes), so a
+# killed run loses at most that.
 #
 #   bash scripts/pong_cpu.sh start      # start it, or resume it, in the background
 #   bash scripts/pong_cpu.sh status     # is it running; its last metrics row
