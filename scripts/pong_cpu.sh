@@ -41,7 +41,8 @@ case "${1:-status}" in
   status)
     running && echo "running: $RUN" || echo "not running: $RUN"
     [ -f "$RUN/metrics.jsonl" ] && "$PY" - "$RUN" <<'EOF'
-import json, sys
+import json, signal, sys
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quiet when cut short by `| head`
 from rlhf_from_scratch.utils.rundir import read_metrics
 rows = [r for r in read_metrics(sys.argv[1]) if "wall_seconds" in r]
 last, back = rows[-1], rows[max(0, len(rows) - 20)]

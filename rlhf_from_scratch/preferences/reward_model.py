@@ -434,9 +434,9 @@ class RewardEnsemble(nn.Module):
         Each member draws its pairs in proportion to its bootstrap counts and keeps its Adam
         from call to call; each output is then normalised on up to `normalize_steps` random
         steps of the recent clips, and the held-out pairs are scored when `validate` (a pass
-        over all of them: the caller decides how often). The input standardisation of vector observations
-        stays what the first (`fit`) set: moving it under a running Adam would shift every
-        member's inputs at once."""
+        over all of them: the caller decides how often). The input standardisation of vector
+        observations stays what the first (`fit`) set: moving it under a running Adam would
+        shift every member's inputs at once."""
         c = self.config
         ids = [cid for cid, *_ in labelled]
         train_idx, val_idx = self.split(ids)
